@@ -1,0 +1,66 @@
+"""The one small protocol every exporter implements.
+
+An exporter receives batches of records on its own thread (never the caller's), at its own pace.
+``open(run)`` is called once per run before the first batch, ``export(batch)`` for each batch,
+``force_flush(timeout)`` when the user flushes and ``shutdown(timeout)`` once at the end.
+``after_fork()`` runs in a forked child before its first batch: drop inherited handles there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from tradetrace.pipeline.run import Run
+    from tradetrace.records import Record
+
+
+class ExportResult(Enum):
+    """Whether a batch was written."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+@runtime_checkable
+class Exporter(Protocol):
+    """Receives batches of records; see the module docstring for the call order."""
+
+    name: str
+
+    def open(self, run: Run) -> None: ...
+
+    def export(self, batch: Sequence[Record]) -> ExportResult: ...
+
+    def force_flush(self, timeout: float) -> bool: ...
+
+    def shutdown(self, timeout: float) -> None: ...
+
+    def after_fork(self) -> None: ...
+
+
+class BaseExporter:
+    """Defaults for the optional parts of :class:`Exporter`; subclasses implement ``export``."""
+
+    name = "exporter"
+
+    def open(self, run: Run) -> None:
+        """Called once per run before its first batch."""
+
+    def export(self, batch: Sequence[Record]) -> ExportResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def force_flush(self, timeout: float) -> bool:
+        """Make everything exported so far durable or visible; True on success."""
+        return True
+
+    def shutdown(self, timeout: float) -> None:
+        """Release resources; called once."""
+
+    def after_fork(self) -> None:
+        """Forget state inherited from the parent process (open files, sockets)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"

@@ -1,0 +1,744 @@
+"""The Recorder: stamps seq, run id, both clocks and the current parent, redacts, hands on.
+
+Every ``record_*`` method validates its input completely before it takes a seq, so a refused
+call leaves no trace and no gap. The Recorder never knows which exporters exist: it hands each
+finished :class:`~tradetrace.records.Record` to its :class:`Processor`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import random
+import threading
+import time
+import traceback
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tradetrace import semconv as sc
+from tradetrace import validation as check
+from tradetrace.exporters.base import Exporter
+from tradetrace.exporters.registry import build_exporters
+from tradetrace.pipeline.clock import Clock, WallClock, to_ns
+from tradetrace.pipeline.health import InternalErrors
+from tradetrace.pipeline.processor import FlushResult, Overflow, Processor
+from tradetrace.pipeline.redaction import REDACTED, Redactor
+from tradetrace.pipeline.run import Run, check_file_name_part, new_run_id
+from tradetrace.pipeline.scope import CURRENT_SCOPE, Scope
+from tradetrace.records import Entry, Record
+from tradetrace.semconv import RecordKind, Status
+from tradetrace.validation import InvalidRecordError
+
+_FILL, _ORDER, _DECISION = RecordKind.FILL.value, RecordKind.ORDER.value, RecordKind.DECISION.value
+_RISK, _ERROR, _EVENT = RecordKind.RISK_CHECK.value, RecordKind.ERROR.value, RecordKind.EVENT.value
+_SPAN = RecordKind.SPAN.value
+_INFO, _CRITICAL = "INFO", "CRITICAL"
+_DECIMAL_KEYS = frozenset(k for k, s in sc.ATTRIBUTES.items() if s.type == "decimal")
+_JSON_KEYS = frozenset(k for k, s in sc.ATTRIBUTES.items() if s.type == "json")
+_TIME_KEYS = frozenset(k for k, s in sc.ATTRIBUTES.items() if s.type == "time_ns")
+_FINAL_STATUSES = frozenset(s.value for s, nxt in sc.STATUS_TRANSITIONS.items() if not nxt)
+ATOMIC_TRANSACTION = "ATOMIC_TRANSACTION"
+
+# Optional keyword arguments of record_fill: argument -> (attribute key, check).
+_FILL_OPTIONAL: dict[str, tuple[str, Any]] = {
+    field: (key, convert)
+    for field, key, convert in (
+        ("fee", sc.FEE_AMOUNT, check.number),
+        ("fee_currency", sc.FEE_CURRENCY, check.text),
+        ("order_id", sc.ORDER_ID, check.text),
+        ("client_order_id", sc.ORDER_CLIENT_ID, check.text),
+        ("order_type", sc.ORDER_TYPE, check.text),
+        ("trade_id", sc.FILL_TRADE_ID, check.text),
+        ("liquidity_side", sc.FILL_LIQUIDITY_SIDE, lambda f, v: check.liquidity_side(v, f)),
+        ("fee_rate", sc.FEE_RATE, check.number),
+        ("realized_pnl", sc.FILL_REALIZED_PNL, check.number),
+        ("spread_captured", sc.FILL_SPREAD_CAPTURED, check.number),
+        ("inventory_before", sc.POSITION_INVENTORY_BEFORE, check.number),
+        ("inventory_after", sc.POSITION_INVENTORY_AFTER, check.number),
+        ("equity_before", sc.POSITION_EQUITY_BEFORE, check.number),
+        ("equity_after", sc.POSITION_EQUITY_AFTER, check.number),
+        ("venue", sc.LEDGER_VENUE, check.text),
+        ("notes", sc.NOTES, check.text),
+    )
+}
+
+_RECORDERS: weakref.WeakSet[Recorder] = weakref.WeakSet()
+
+
+class LifecycleError(InvalidRecordError):
+    """``update_event`` asked for a status move the lifecycle does not allow."""
+
+
+class Recorder:
+    """Records fills, orders, decisions, risk checks, errors, events and spans for one run.
+
+    ``Recorder(...)`` works on its own, with no global state; ``tradetrace.configure(...)``
+    takes the same arguments and makes the result the target of the module-level functions.
+    """
+
+    def __init__(
+        self,
+        service_name: str | None = None,
+        exporters: Iterable[str | Exporter] | None = None,
+        directory: str | os.PathLike[str] = "tradetrace-data",
+        mode: str | None = None,
+        clock: Clock | None = None,
+        durability: str = "memory",
+        *,
+        run_id: str | None = None,
+        strategy: str | None = None,
+        environment: str | None = None,
+        deterministic: bool = False,
+        queue_size: int = 100_000,
+        batch_size: int = 512,
+        schedule_delay: float = 0.2,
+        overflow: Overflow = "block",
+        block_timeout: float = 0.1,
+        exit_timeout: float = 5.0,
+        redact: Iterable[str] = (),
+        capture_snapshots: bool = True,
+        event_history: int = 1_000_000,
+    ) -> None:
+        service = service_name or os.environ.get("OTEL_SERVICE_NAME") or "tradetrace"
+        self.service_name = check_file_name_part("service_name", service)
+        if strategy is not None:
+            check_file_name_part("strategy", strategy)
+        mode_value = mode or os.environ.get("TRADETRACE_MODE") or sc.Mode.LIVE.value
+        if mode_value not in {m.value for m in sc.Mode}:
+            raise ValueError(f"mode={mode_value!r}: must be 'backtest' or 'live'")
+        if durability != "memory":
+            raise ValueError(
+                f"durability={durability!r}: only 'memory' is available in this version"
+            )
+        self.clock: Clock = clock if clock is not None else WallClock()
+        if not callable(getattr(self.clock, "now_ns", None)):
+            raise TypeError("clock must have a now_ns() method (WallClock or SimulatedClock)")
+        if deterministic and (isinstance(self.clock, WallClock) or run_id is None):
+            raise ValueError(
+                "deterministic=True needs a SimulatedClock and a fixed run_id, "
+                "otherwise two runs cannot write identical files"
+            )
+        self.directory = Path(directory)
+        self.mode = mode_value
+        self.deterministic = deterministic
+        self.capture_snapshots = capture_snapshots
+        self.exit_timeout = exit_timeout
+        self._settings = {"strategy": strategy, "environment": environment}
+        self._errors = InternalErrors()
+        self._redactor = Redactor(redact)
+        self._wall_clock = isinstance(self.clock, WallClock)
+        self._event_history = event_history
+        self.run = self._new_run(run_id or new_run_id())
+        self.exporters: tuple[Exporter, ...] = build_exporters(
+            exporters if exporters is not None else ("csv", "jsonl"),
+            directory=self.directory,
+            service_name=self.service_name,
+        )
+        self._processor = Processor(
+            self.exporters,
+            self.run,
+            errors=self._errors,
+            queue_size=queue_size,
+            batch_size=batch_size,
+            schedule_delay=schedule_delay,
+            overflow=overflow,
+            block_timeout=block_timeout,
+        )
+        self._reset_run_state()
+        _RECORDERS.add(self)
+
+    # --- run state -----------------------------------------------------------------------
+
+    def _new_run(self, run_id: str) -> Run:
+        return Run(
+            run_id=run_id,
+            service_name=self.service_name,
+            mode=self.mode,
+            strategy=self._settings["strategy"],
+            environment=self._settings["environment"],
+            clock_source=getattr(self.clock, "source", type(self.clock).__name__),
+        )
+
+    def _reset_run_state(self) -> None:
+        self.run_id = self.run.run_id
+        self._token = object()  # scopes opened by this run; replaced after fork
+        self._seq = itertools.count(1)
+        self._rng = random.Random(self.run_id if self.deterministic else None)
+        self._events: OrderedDict[int, tuple[str, str]] = OrderedDict()
+        self._events_lock = threading.Lock()
+
+    def _after_fork(self) -> None:
+        self.run = self._new_run(f"{self.run_id}-fork{os.getpid()}")
+        self._errors.reset()
+        self._reset_run_state()
+        self._processor.after_fork(self.run)
+
+    # --- the one place a record is stamped -----------------------------------------------
+
+    def _emit(
+        self,
+        kind: str,
+        name: str,
+        attributes: dict[str, Any],
+        severity: str | None,
+        status: str | None,
+        when: Any = None,
+        parent: int | None = None,
+        related: Iterable[int] | None = None,
+    ) -> int:
+        scope = CURRENT_SCOPE.get()
+        if scope is not None and scope.owner is self._token:
+            parent_seq: int | None = scope.seq
+            trace_id: int | None = scope.trace_id
+            span_id: int | None = scope.span_id
+            scope.children += 1
+        else:
+            parent_seq = trace_id = span_id = None
+        if parent is not None:
+            parent_seq = check.seq_reference("parent", parent)
+        related_seqs = (
+            tuple(check.seq_reference("related", s) for s in related) if related else None
+        )
+        observed = time.time_ns()
+        if when is not None:
+            event_ns = self._time_arg(when)
+        else:
+            event_ns = observed if self._wall_clock else self.clock.now_ns()
+        if self.deterministic:
+            observed = None
+        seq = next(self._seq)
+        self._processor.emit(
+            Record(seq, self.run_id, kind, name, event_ns, observed, None, trace_id, span_id,
+                   None, parent_seq, related_seqs, severity, status, attributes)
+        )  # fmt: skip
+        return seq
+
+    @staticmethod
+    def _time_arg(when: Any, field: str = "time") -> int:
+        try:
+            return to_ns(when)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise InvalidRecordError(field, when, str(exc)) from None
+
+    def _extra(self, into: dict[str, Any], attributes: Mapping[str, Any]) -> dict[str, Any]:
+        """Add user keyword attributes: short column names map to semconv keys; redacted."""
+        for key, value in attributes.items():
+            if value is None:
+                continue
+            full = sc.ATTRIBUTE_OF.get(key, key)
+            if full in _DECIMAL_KEYS:
+                into[full] = check.number(key, value)
+            elif full in _TIME_KEYS:
+                into[full] = self._time_arg(value, key)
+            elif full in sc.ATTRIBUTES:
+                into[full] = self._redactor.clean(value, key)
+            elif self._redactor.is_sensitive(key):
+                into[full] = REDACTED
+            else:
+                into[full] = self._redactor.clean(value, key)
+        return into
+
+    # --- explicit API --------------------------------------------------------------------
+
+    def record_fill(
+        self,
+        *,
+        symbol: str,
+        side: str,
+        price: Any,
+        quantity: Any,
+        time: Any = None,
+        parent: int | None = None,
+        related: Iterable[int] | None = None,
+        **fields: Any,
+    ) -> int:
+        """Record an execution. Returns its seq.
+
+        Keyword fields: ``fee``, ``fee_currency``, ``order_id``, ``client_order_id``,
+        ``order_type``, ``trade_id``, ``liquidity_side``, ``fee_rate``, ``realized_pnl``,
+        ``spread_captured``, ``inventory_before``/``after``, ``equity_before``/``after``,
+        ``venue``, ``notes``; any other keyword becomes an attribute (a semconv column name
+        such as ``tx_hash`` maps to its attribute).
+        """
+        attributes = {
+            sc.SYMBOL: check.required_text("symbol", symbol),
+            sc.ORDER_SIDE: check.side(side),
+            sc.FILL_PRICE: check.number("price", price),
+            sc.FILL_QUANTITY: check.positive("quantity", quantity),
+        }
+        extra = None
+        for field, value in fields.items():
+            known = _FILL_OPTIONAL.get(field)
+            if known is None:
+                extra = extra or {}
+                extra[field] = value
+            elif value is not None:
+                attributes[known[0]] = known[1](field, value)
+        if extra:
+            self._extra(attributes, extra)
+        return self._emit(_FILL, "fill", attributes, _INFO, None, time, parent, related)
+
+    def record_order(
+        self,
+        action: str,
+        *,
+        symbol: str,
+        side: Any = None,
+        order_type: str | None = None,
+        price: Any = None,
+        quantity: Any = None,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+        status: str | None = None,
+        time: Any = None,
+        parent: int | None = None,
+        **fields: Any,
+    ) -> int:
+        """Record an order action (``submit``, ``cancel``, ``amend``, ...). Returns its seq."""
+        attributes: dict[str, Any] = {sc.SYMBOL: check.required_text("symbol", symbol)}
+        if side is not None:
+            attributes[sc.ORDER_SIDE] = check.side(side)
+        for key, field, value in (
+            (sc.ORDER_TYPE, "order_type", order_type),
+            (sc.ORDER_ID, "order_id", order_id),
+            (sc.ORDER_CLIENT_ID, "client_order_id", client_order_id),
+            (sc.ORDER_STATUS, "status", status),
+        ):
+            if value is not None:
+                attributes[key] = check.text(field, value)
+        if price is not None:
+            attributes[sc.ORDER_PRICE] = check.number("price", price)
+        if quantity is not None:
+            attributes[sc.ORDER_QUANTITY] = check.positive("quantity", quantity)
+        self._extra(attributes, fields)
+        name = check.required_text("action", action)
+        return self._emit(_ORDER, name, attributes, _INFO, None, time, parent)
+
+    def record_decision(
+        self,
+        name: str,
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        result: Any = None,
+        reason: str | None = None,
+        symbol: str | None = None,
+        time: Any = None,
+        parent: int | None = None,
+        related: Iterable[int] | None = None,
+        **fields: Any,
+    ) -> int:
+        """Record a strategy decision with its inputs, result and reason. Returns its seq.
+
+        A mapping result with ``bid_spread``/``ask_spread`` keys also fills those columns.
+        """
+        decision = check.required_text("name", name)
+        attributes: dict[str, Any] = {sc.DECISION_TYPE: decision}
+        if symbol is not None:
+            attributes[sc.SYMBOL] = check.text("symbol", symbol)
+        if inputs is not None:
+            if not isinstance(inputs, Mapping):
+                raise InvalidRecordError("inputs", inputs, "must be a mapping of name to value")
+            attributes[sc.DECISION_INPUTS] = self._redactor.clean(inputs, "inputs")
+        if result is not None:
+            cleaned = self._redactor.clean(result, "result")
+            attributes[sc.DECISION_RESULT] = cleaned
+            if isinstance(cleaned, dict):
+                for key, column in ((sc.DECISION_BID_SPREAD, "bid_spread"),
+                                    (sc.DECISION_ASK_SPREAD, "ask_spread")):  # fmt: skip
+                    if cleaned.get(column) is not None:
+                        attributes[key] = check.number(f"result.{column}", cleaned[column])
+        if reason is not None:
+            attributes[sc.DECISION_REASON] = check.text("reason", reason)
+        self._extra(attributes, fields)
+        return self._emit(_DECISION, decision, attributes, _INFO, None, time, parent, related)
+
+    def record_risk_check(
+        self,
+        name: str,
+        *,
+        passed: bool,
+        reason: str | None = None,
+        limit: Any = None,
+        observed: Any = None,
+        symbol: str | None = None,
+        severity: str | None = None,
+        time: Any = None,
+        parent: int | None = None,
+        **fields: Any,
+    ) -> int:
+        """Record a risk check. A failed check has severity CRITICAL unless told otherwise."""
+        check_name = check.required_text("name", name)
+        ok = check.flag("passed", passed)
+        attributes: dict[str, Any] = {sc.RISK_CHECK: check_name, sc.RISK_PASSED: ok}
+        if reason is not None:
+            attributes[sc.RISK_REASON] = check.text("reason", reason)
+        if limit is not None:
+            attributes[sc.RISK_LIMIT] = check.number("limit", limit)
+        if observed is not None:
+            attributes[sc.RISK_OBSERVED] = check.number("observed", observed)
+        if symbol is not None:
+            attributes[sc.SYMBOL] = check.text("symbol", symbol)
+        level = check.severity(severity) if severity is not None else (_INFO if ok else _CRITICAL)
+        self._extra(attributes, fields)
+        status = Status.OK.value if ok else Status.FAILED.value
+        return self._emit(_RISK, check_name, attributes, level, status, time, parent)
+
+    def record_error(
+        self,
+        error_type: str,
+        *,
+        exception: BaseException | None = None,
+        message: str | None = None,
+        severity: str = "ERROR",
+        recovery_action: str | None = None,
+        symbol: str | None = None,
+        time: Any = None,
+        parent: int | None = None,
+        **fields: Any,
+    ) -> int:
+        """Record an error: type, message, exception type/message/full traceback, recovery."""
+        kind = check.required_text("error_type", error_type)
+        level = check.severity(severity)
+        if exception is not None and not isinstance(exception, BaseException):
+            raise InvalidRecordError("exception", exception, "must be an exception instance")
+        attributes: dict[str, Any] = {sc.ERROR_TYPE: kind}
+        text = check.text("message", message)
+        if exception is not None:
+            attributes.update(exception_attributes(exception))
+            if text is None:
+                text = attributes[sc.EXCEPTION_MESSAGE] or type(exception).__name__
+        if text is not None:
+            attributes[sc.ERROR_MESSAGE] = text
+        if recovery_action is not None:
+            attributes[sc.ERROR_RECOVERY_ACTION] = check.text("recovery_action", recovery_action)
+        if symbol is not None:
+            attributes[sc.SYMBOL] = check.text("symbol", symbol)
+        self._extra(attributes, fields)
+        return self._emit(_ERROR, kind, attributes, level, None, time, parent)
+
+    def record_event(
+        self,
+        event_type: str,
+        *,
+        venue: str | None = None,
+        token: str | None = None,
+        amount: Any = None,
+        snapshot: Mapping[str, Any] | None = None,
+        parent: int | None = None,
+        related: Iterable[int] | None = None,
+        status: str | None = None,
+        severity: str | None = None,
+        time: Any = None,
+        **fields: Any,
+    ) -> int:
+        """Record a ledger event (``GAS_FEE_PAID``, ``STAKE_DEPOSIT``, or any custom type).
+
+        Status defaults to ``completed`` in backtest mode and ``pending`` in live mode;
+        ``update_event`` moves it on. ``snapshot`` is the full position-monitor output.
+        """
+        name = check.required_text("event_type", event_type)
+        state = check.status(status) if status is not None else self._default_status()
+        attributes: dict[str, Any] = {sc.EVENT_TYPE: name}
+        if venue is not None:
+            attributes[sc.LEDGER_VENUE] = check.text("venue", venue)
+        if token is not None:
+            attributes[sc.LEDGER_TOKEN] = check.text("token", token)
+        if amount is not None:
+            attributes[sc.LEDGER_AMOUNT] = check.number("amount", amount)
+        if snapshot is not None and self.capture_snapshots:
+            attributes.update(self._snapshot_attributes(snapshot))
+        self._extra(attributes, fields)
+        level = check.severity(severity) if severity is not None else _INFO
+        seq = self._emit(_EVENT, name, attributes, level, state, time, parent, related)
+        self._remember_event(seq, name, state)
+        return seq
+
+    def update_event(
+        self,
+        seq: int,
+        status: str,
+        *,
+        reason: str | None = None,
+        completion_timestamp: Any = None,
+        time: Any = None,
+        **fields: Any,
+    ) -> int:
+        """Append a lifecycle update (``submitted``, ``confirmed``, ``failed``, ...) for event
+        ``seq``. Refuses unknown events and moves the lifecycle does not allow. Returns the
+        update's own seq."""
+        target = check.seq_reference("seq", seq)
+        new = check.status(status)
+        attributes: dict[str, Any] = {sc.EVENT_UPDATES_SEQ: target}
+        if reason is not None:
+            attributes[sc.EVENT_FAILURE_REASON] = check.text("reason", reason)
+        if completion_timestamp is not None:
+            attributes[sc.EVENT_COMPLETION_TIME] = self._time_arg(
+                completion_timestamp, "completion_timestamp"
+            )
+        self._extra(attributes, fields)
+        with self._events_lock:
+            known = self._events.get(target)
+            if known is None:
+                raise InvalidRecordError(
+                    "seq", seq, f"no event with this seq was recorded in run {self.run_id}"
+                )
+            name, current = known
+            if sc.Status(new) not in sc.STATUS_TRANSITIONS.get(sc.Status(current), frozenset()):
+                raise LifecycleError(
+                    "status", status, f"event {target} is {current!r}; it cannot become {new!r}"
+                )
+            attributes[sc.EVENT_TYPE] = name
+            update_seq = self._emit(_EVENT, name, attributes, _INFO, new, time)
+            self._events[target] = (name, new)
+        return update_seq
+
+    def event_status(self, seq: int) -> str | None:
+        """The latest lifecycle status of event ``seq`` in this run (``None`` if unknown)."""
+        known = self._events.get(seq)
+        return known[1] if known else None
+
+    def record(self, entry: Entry) -> int:
+        """Record a validated entry model (:class:`~tradetrace.records.FillEntry`, ...)."""
+        arguments = entry.arguments()
+        kind = arguments.pop("entry")
+        if kind == "fill":
+            return self.record_fill(**arguments)
+        if kind == "decision":
+            return self.record_decision(arguments.pop("name"), **arguments)
+        if kind == "risk_check":
+            return self.record_risk_check(arguments.pop("name"), **arguments)
+        if kind == "error":
+            return self.record_error(arguments.pop("error_type"), **arguments)
+        return self.record_event(arguments.pop("event_type"), **arguments)
+
+    # --- spans and bundles ---------------------------------------------------------------
+
+    def span(self, name: str, *, kind: str = _SPAN, **attributes: Any) -> Span:
+        """``with rec.span("rebalance", symbol="BTC-USDT") as s:``: a timed record whose seq is
+        taken on entry; records made inside carry it as ``parent_seq``."""
+        kind_value = RecordKind(kind).value
+        return Span(self, check.required_text("name", name), kind_value,
+                    self._extra({}, attributes))  # fmt: skip
+
+    def bundle(
+        self,
+        bundle_name: str,
+        *,
+        net_result: Mapping[str, Any] | None = None,
+        venue: str | None = None,
+        **attributes: Any,
+    ) -> Span:
+        """``with rec.bundle("ATOMIC_LEVERAGE_ENTRY") as b:``: an atomic-transaction wrapper
+        event. Its seq precedes its children's; children carry it as ``parent_seq``; if the block
+        raises, the wrapper is recorded ``failed`` with the exception."""
+        fields: dict[str, Any] = {
+            sc.EVENT_TYPE: ATOMIC_TRANSACTION,
+            sc.BUNDLE_NAME: check.required_text("bundle_name", bundle_name),
+        }
+        if net_result is not None:
+            fields[sc.BUNDLE_NET_RESULT] = self._redactor.clean(net_result, "net_result")
+        if venue is not None:
+            fields[sc.LEDGER_VENUE] = check.text("venue", venue)
+        self._extra(fields, attributes)
+        return Span(self, ATOMIC_TRANSACTION, _EVENT, fields, bundle=True)
+
+    # --- pipeline ------------------------------------------------------------------------
+
+    def flush(self, timeout: float = 5.0) -> FlushResult:
+        """Export everything recorded so far; returns by ``timeout`` and says what was left."""
+        return self._processor.flush(timeout)
+
+    def shutdown(self, timeout: float = 10.0) -> FlushResult:
+        """Flush and close every exporter; returns by ``timeout``. Idempotent."""
+        result = self._processor.shutdown(timeout)
+        _RECORDERS.discard(self)
+        return result
+
+    def health(self) -> dict[str, Any]:
+        """Pipeline counters: emitted, exported/failed/dropped per exporter, queue depth, ..."""
+        counters = self._processor.health()
+        counters["run_id"] = self.run_id
+        counters["internal_errors"] = self._errors.counts()
+        return counters
+
+    @property
+    def internal_errors(self) -> InternalErrors:
+        return self._errors
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown(self.exit_timeout)
+
+    def __repr__(self) -> str:
+        names = ", ".join(e.name for e in self.exporters)
+        return f"Recorder(service_name={self.service_name!r}, run_id={self.run_id!r}, [{names}])"
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _default_status(self) -> str:
+        return Status.COMPLETED.value if self.mode == "backtest" else Status.PENDING.value
+
+    def _remember_event(self, seq: int, name: str, state: str) -> None:
+        with self._events_lock:
+            self._events[seq] = (name, state)
+            while len(self._events) > self._event_history:
+                self._events.popitem(last=False)
+
+    def _snapshot_attributes(self, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(snapshot, Mapping):
+            raise InvalidRecordError("snapshot", snapshot, "must be a mapping")
+        whole = self._redactor.clean(snapshot, "snapshot")
+        derived: dict[str, Any] = {sc.LEDGER_WALLET_BALANCE_AFTER: whole}
+        if whole.get("cex_accounts") is not None:
+            derived[sc.LEDGER_CEX_BALANCE_AFTER] = whole["cex_accounts"]
+        derived[sc.LEDGER_ONCHAIN_POSITION_AFTER] = {
+            "wallet": whole.get("wallet"),
+            "perp_positions": whole.get("perp_positions"),
+        }
+        return derived
+
+    def _new_ids(self, scope: Scope | None) -> tuple[int, int]:
+        trace_id = scope.trace_id if scope is not None else self._rng.getrandbits(128) or 1
+        return trace_id, self._rng.getrandbits(64) or 1
+
+
+class Span:
+    """An open span or bundle; use as a context manager (sync code and ``async with`` alike)."""
+
+    __slots__ = ("_attributes", "_bundle", "_kind", "_name", "_parent", "_recorder", "_scope",
+                 "_start_ns", "_start_perf", "_token", "seq")  # fmt: skip
+
+    def __init__(self, recorder: Recorder, name: str, kind: str, attributes: dict[str, Any],
+                 bundle: bool = False) -> None:  # fmt: skip
+        self._recorder = recorder
+        self._name = name
+        self._kind = kind
+        self._attributes = attributes
+        self._bundle = bundle
+        self.seq = 0
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Add an attribute before the span ends (same rules as keyword attributes)."""
+        self._recorder._extra(self._attributes, {key: value})
+
+    def set_attributes(self, **attributes: Any) -> None:
+        self._recorder._extra(self._attributes, attributes)
+
+    def record_event(self, event_type: str, **fields: Any) -> int:
+        """Record a detail event inside this bundle or span (same as ``record_event``)."""
+        return self._recorder.record_event(event_type, parent=self.seq, **fields)
+
+    def __enter__(self) -> Span:
+        recorder = self._recorder
+        outer = CURRENT_SCOPE.get()
+        if outer is not None and outer.owner is not recorder._token:
+            outer = None
+        trace_id, span_id = recorder._new_ids(outer)
+        self._parent = outer
+        self._start_ns = recorder.clock.now_ns()
+        self._start_perf = time.perf_counter_ns()
+        self.seq = next(recorder._seq)
+        if outer is not None:
+            outer.children += 1
+        self._scope = Scope(recorder._token, self.seq, trace_id, span_id)
+        self._token = CURRENT_SCOPE.set(self._scope)
+        return self
+
+    async def __aenter__(self) -> Span:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self.__exit__(*exc_info)
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        recorder = self._recorder
+        try:
+            CURRENT_SCOPE.reset(self._token)
+        except ValueError:  # exited in another context (e.g. a generator): restore by hand
+            CURRENT_SCOPE.set(self._parent)
+        try:
+            self._finish(exc)
+        except Exception as failure:  # never raise into the user's code from a span's end
+            recorder._errors.report("span_end", failure)
+
+    def _finish(self, exc: BaseException | None) -> None:
+        recorder = self._recorder
+        scope = self._scope
+        attributes = self._attributes
+        if exc is not None:
+            attributes.update(exception_attributes(exc))
+        if self._bundle:
+            attributes[sc.BUNDLE_DETAIL_COUNT] = scope.children
+            status = Status.FAILED.value if exc is not None else Status.COMPLETED.value
+        else:
+            status = Status.ERROR.value if exc is not None else Status.OK.value
+        end_ns = recorder.clock.now_ns()
+        if recorder.deterministic:
+            duration, observed = end_ns - self._start_ns, None
+        else:
+            duration, observed = time.perf_counter_ns() - self._start_perf, time.time_ns()
+        parent = self._parent
+        severity = "ERROR" if exc is not None else _INFO
+        record = Record(
+            self.seq, recorder.run_id, self._kind, self._name, self._start_ns, observed, duration,
+            scope.trace_id, scope.span_id, parent.span_id if parent else None,
+            parent.seq if parent else None, None, severity, status, attributes,
+        )  # fmt: skip
+        recorder._processor.emit(record)
+        if self._bundle:
+            recorder._remember_event(self.seq, self._name, status)
+
+
+def exception_attributes(exc: BaseException) -> dict[str, str]:
+    """OpenTelemetry exception attributes with the full traceback."""
+    try:
+        stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception:  # a broken __str__ in the exception must not stop the record
+        stack = f"<traceback unavailable for {type(exc).__name__}>"
+    try:
+        message = str(exc)
+    except Exception:
+        message = f"<unprintable {type(exc).__name__}>"
+    return {
+        sc.EXCEPTION_TYPE: type(exc).__name__,
+        sc.EXCEPTION_MESSAGE: message,
+        sc.EXCEPTION_STACKTRACE: stack,
+    }
+
+
+@contextmanager
+def _suppressed(errors: InternalErrors, kind: str) -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        errors.report(kind, exc)
+
+
+def _at_exit() -> None:
+    for recorder in list(_RECORDERS):
+        with _suppressed(recorder._errors, "atexit"):
+            recorder.shutdown(recorder.exit_timeout)
+
+
+def _after_fork_in_child() -> None:
+    for recorder in list(_RECORDERS):
+        with _suppressed(recorder._errors, "after_fork"):
+            recorder._after_fork()
+
+
+atexit.register(_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def recorders_alive() -> Sequence[Recorder]:
+    """Recorders not yet shut down."""
+    return list(_RECORDERS)
