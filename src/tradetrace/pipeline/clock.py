@@ -5,6 +5,7 @@ Both report integer nanoseconds since the Unix epoch, UTC.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -103,11 +104,7 @@ def to_ns(ts: Any) -> int:
     if isinstance(ts, date):
         return to_ns(datetime(ts.year, ts.month, ts.day, tzinfo=timezone.utc))
     if isinstance(ts, str):
-        try:
-            parsed = datetime.fromisoformat(ts.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"timestamp {ts!r} is not ISO 8601") from None
-        return to_ns(parsed)
+        return _iso_to_ns(ts)
     dtype = getattr(ts, "dtype", None)
     if dtype is not None and getattr(dtype, "kind", "") == "M":  # numpy.datetime64
         return int(ts.astype("datetime64[ns]").astype("int64"))
@@ -117,6 +114,21 @@ def to_ns(ts: Any) -> int:
         f"cannot read a timestamp from {type(ts).__name__} {ts!r}: pass a datetime, an ISO "
         "string, a pandas/numpy timestamp or integer nanoseconds since the epoch"
     )
+
+
+_FRACTION = re.compile(r"^(.*?[T ]\d\d:\d\d(?::\d\d)?)(?:[.,](\d+))?(.*)$")
+
+
+def _iso_to_ns(text: str) -> int:
+    """ISO 8601 to ns, keeping up to 9 fractional digits (``fromisoformat`` keeps 6)."""
+    match = _FRACTION.match(text.strip())
+    base, fraction, zone = match.groups() if match else (text.strip(), None, "")
+    try:
+        parsed = datetime.fromisoformat(base + zone.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"timestamp {text!r} is not ISO 8601") from None
+    nanos = int((fraction or "0")[:9].ljust(9, "0"))
+    return to_ns(parsed) + nanos
 
 
 def format_ns(ns: int) -> str:

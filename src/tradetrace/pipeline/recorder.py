@@ -45,29 +45,6 @@ _TIME_KEYS = frozenset(k for k, s in sc.ATTRIBUTES.items() if s.type == "time_ns
 _FINAL_STATUSES = frozenset(s.value for s, nxt in sc.STATUS_TRANSITIONS.items() if not nxt)
 ATOMIC_TRANSACTION = "ATOMIC_TRANSACTION"
 
-# Optional keyword arguments of record_fill: argument -> (attribute key, check).
-_FILL_OPTIONAL: dict[str, tuple[str, Any]] = {
-    field: (key, convert)
-    for field, key, convert in (
-        ("fee", sc.FEE_AMOUNT, check.number),
-        ("fee_currency", sc.FEE_CURRENCY, check.text),
-        ("order_id", sc.ORDER_ID, check.text),
-        ("client_order_id", sc.ORDER_CLIENT_ID, check.text),
-        ("order_type", sc.ORDER_TYPE, check.text),
-        ("trade_id", sc.FILL_TRADE_ID, check.text),
-        ("liquidity_side", sc.FILL_LIQUIDITY_SIDE, lambda f, v: check.liquidity_side(v, f)),
-        ("fee_rate", sc.FEE_RATE, check.number),
-        ("realized_pnl", sc.FILL_REALIZED_PNL, check.number),
-        ("spread_captured", sc.FILL_SPREAD_CAPTURED, check.number),
-        ("inventory_before", sc.POSITION_INVENTORY_BEFORE, check.number),
-        ("inventory_after", sc.POSITION_INVENTORY_AFTER, check.number),
-        ("equity_before", sc.POSITION_EQUITY_BEFORE, check.number),
-        ("equity_after", sc.POSITION_EQUITY_AFTER, check.number),
-        ("venue", sc.LEDGER_VENUE, check.text),
-        ("notes", sc.NOTES, check.text),
-    )
-}
-
 _RECORDERS: weakref.WeakSet[Recorder] = weakref.WeakSet()
 
 
@@ -253,6 +230,22 @@ class Recorder:
         side: str,
         price: Any,
         quantity: Any,
+        fee: Any = None,
+        fee_currency: str | None = None,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+        order_type: str | None = None,
+        trade_id: str | None = None,
+        liquidity_side: str | None = None,
+        fee_rate: Any = None,
+        realized_pnl: Any = None,
+        spread_captured: Any = None,
+        inventory_before: Any = None,
+        inventory_after: Any = None,
+        equity_before: Any = None,
+        equity_after: Any = None,
+        venue: str | None = None,
+        notes: str | None = None,
         time: Any = None,
         parent: int | None = None,
         related: Iterable[int] | None = None,
@@ -260,29 +253,53 @@ class Recorder:
     ) -> int:
         """Record an execution. Returns its seq.
 
-        Keyword fields: ``fee``, ``fee_currency``, ``order_id``, ``client_order_id``,
-        ``order_type``, ``trade_id``, ``liquidity_side``, ``fee_rate``, ``realized_pnl``,
-        ``spread_captured``, ``inventory_before``/``after``, ``equity_before``/``after``,
-        ``venue``, ``notes``; any other keyword becomes an attribute (a semconv column name
-        such as ``tx_hash`` maps to its attribute).
+        ``price``, ``fee`` and the PnL, inventory and equity fields accept ``Decimal``, decimal
+        strings (kept exact), ints and finite floats; ``quantity`` must be above zero. Any other
+        keyword becomes an attribute (a semconv column name such as ``tx_hash`` maps to its
+        attribute key; sensitive names are redacted).
         """
-        attributes = {
+        number, text = check.number, check.text
+        a = {
             sc.SYMBOL: check.required_text("symbol", symbol),
             sc.ORDER_SIDE: check.side(side),
-            sc.FILL_PRICE: check.number("price", price),
+            sc.FILL_PRICE: number("price", price),
             sc.FILL_QUANTITY: check.positive("quantity", quantity),
         }
-        extra = None
-        for field, value in fields.items():
-            known = _FILL_OPTIONAL.get(field)
-            if known is None:
-                extra = extra or {}
-                extra[field] = value
-            elif value is not None:
-                attributes[known[0]] = known[1](field, value)
-        if extra:
-            self._extra(attributes, extra)
-        return self._emit(_FILL, "fill", attributes, _INFO, None, time, parent, related)
+        if fee is not None:
+            a[sc.FEE_AMOUNT] = number("fee", fee)
+        if fee_currency is not None:
+            a[sc.FEE_CURRENCY] = text("fee_currency", fee_currency)
+        if order_id is not None:
+            a[sc.ORDER_ID] = text("order_id", order_id)
+        if client_order_id is not None:
+            a[sc.ORDER_CLIENT_ID] = text("client_order_id", client_order_id)
+        if order_type is not None:
+            a[sc.ORDER_TYPE] = text("order_type", order_type)
+        if trade_id is not None:
+            a[sc.FILL_TRADE_ID] = text("trade_id", trade_id)
+        if liquidity_side is not None:
+            a[sc.FILL_LIQUIDITY_SIDE] = check.liquidity_side(liquidity_side)
+        if fee_rate is not None:
+            a[sc.FEE_RATE] = number("fee_rate", fee_rate)
+        if realized_pnl is not None:
+            a[sc.FILL_REALIZED_PNL] = number("realized_pnl", realized_pnl)
+        if spread_captured is not None:
+            a[sc.FILL_SPREAD_CAPTURED] = number("spread_captured", spread_captured)
+        if inventory_before is not None:
+            a[sc.POSITION_INVENTORY_BEFORE] = number("inventory_before", inventory_before)
+        if inventory_after is not None:
+            a[sc.POSITION_INVENTORY_AFTER] = number("inventory_after", inventory_after)
+        if equity_before is not None:
+            a[sc.POSITION_EQUITY_BEFORE] = number("equity_before", equity_before)
+        if equity_after is not None:
+            a[sc.POSITION_EQUITY_AFTER] = number("equity_after", equity_after)
+        if venue is not None:
+            a[sc.LEDGER_VENUE] = text("venue", venue)
+        if notes is not None:
+            a[sc.NOTES] = text("notes", notes)
+        if fields:
+            self._extra(a, fields)
+        return self._emit(_FILL, "fill", a, _INFO, None, time, parent, related)
 
     def record_order(
         self,
