@@ -11,9 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import flushed
 
 import tradetrace as tt
+from conftest import flushed
 from tradetrace import semconv as sc
 from tradetrace.exporters.memory import MemoryExporter
 from tradetrace.pipeline.redaction import REDACTED

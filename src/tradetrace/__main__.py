@@ -1,0 +1,7 @@
+"""``python -m tradetrace`` is the ``tradetrace`` command."""
+
+import sys
+
+from tradetrace.cli import main
+
+sys.exit(main())
