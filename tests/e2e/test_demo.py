@@ -26,7 +26,8 @@ def test_demo_writes_csv_and_jsonl_that_agree(tmp_path: Path) -> None:
     with open(fills_csv, newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
     lines = [json.loads(line) for line in fills_json.read_text().splitlines()]
-    fills_printed = int(next(x for x in done.stdout.splitlines() if x.startswith("fills")).split()[1])
+    fills_line = next(x for x in done.stdout.splitlines() if x.startswith("fills"))
+    fills_printed = int(fills_line.split()[1])
     assert len(rows) == len(lines) == fills_printed > 0
     for row, line in zip(rows, lines, strict=True):
         assert row["seq"] == str(line["seq"]) and row["price"] == line["price"]
