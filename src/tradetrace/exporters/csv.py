@@ -71,7 +71,7 @@ class CsvExporter(BaseExporter):
         path = self.directory / f"{self._service}_runs.csv"
         resource = run.to_dict()
         new = not path.exists() or path.stat().st_size == 0
-        with open(path, "a", newline="", encoding="utf-8") as file:
+        with open(path, "a", newline="", encoding="utf-8", errors="backslashreplace") as file:
             writer = csv.writer(file)
             if new:
                 writer.writerow(resource)

@@ -15,6 +15,7 @@ from typing import IO, Any
 from tradetrace import semconv as sc
 
 _MAX_OPEN = 16
+_ERRORS = "backslashreplace"
 
 
 class DailyFiles:
@@ -69,7 +70,8 @@ class DailyFiles:
         if self._binary:
             file: IO[Any] = open(path, "ab")  # noqa: SIM115 - kept open between batches
         else:
-            file = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
+            # errors: a lone surrogate is written as ``\udcff`` text instead of failing the batch
+            file = open(path, "a", newline="", encoding="utf-8", errors=_ERRORS)  # noqa: SIM115
         if existing is None and header:
             file.write(header if self._binary else header.decode("utf-8"))
         return file

@@ -2,12 +2,13 @@
 
 ``{directory}/{service}_{kind}s_{YYYYMMDD}.jsonl``: one object per record with every column of
 its kind (``null`` when absent), attributes without a column under ``attributes``. Decimals are
-JSON strings with every digit (a JSON number would be read back as a float); floats use the
-shortest repr.
+JSON strings with every digit (a JSON number would be read back as a float), and so are ints
+beyond 64 bits; floats use the shortest repr. A lone surrogate is written as ``\\udcff`` text.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,12 @@ import orjson
 from tradetrace import semconv as sc
 from tradetrace.exporters.base import BaseExporter, ExportResult
 from tradetrace.exporters.daily_files import DailyFiles
-from tradetrace.exporters.rows import ROW_FUNCTIONS, DayName, IsoTime, json_default
+from tradetrace.exporters.rows import (
+    ROW_FUNCTIONS,
+    DayName,
+    IsoTime,
+    to_json,
+)
 from tradetrace.pipeline.clock import to_ns
 from tradetrace.pipeline.run import Run
 from tradetrace.records import Record
@@ -41,18 +47,15 @@ class JsonLinesExporter(BaseExporter):
     def open(self, run: Run) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.directory / f"{self._service}_runs.jsonl", "ab") as file:
-            file.write(orjson.dumps(run.to_dict(), default=json_default, option=_OPTIONS))
+            file.write(to_json(run.to_dict(), _OPTIONS))
 
     def export(self, batch: Sequence[Record]) -> ExportResult:
-        iso, day, dumps = self._iso, self._day, orjson.dumps
+        iso, day = self._iso, self._day
         groups: dict[tuple[str, str], list[bytes]] = {}
         for record in batch:
             kind = record.kind
-            line = dumps(
-                dict(zip(_KEYS[kind], ROW_FUNCTIONS[kind](record, iso), strict=True)),
-                default=json_default,
-                option=_OPTIONS,
-            )
+            item = dict(zip(_KEYS[kind], ROW_FUNCTIONS[kind](record, iso), strict=True))
+            line = to_json(item, _OPTIONS)
             key = (kind, day(record.time_ns))
             lines = groups.get(key)
             if lines is None:
@@ -101,10 +104,13 @@ def export_json_array(
     low = to_ns(start) if start is not None else None
     high = to_ns(end) if end is not None else None
     wanted = {sc.RecordKind(k).value for k in kinds} if kinds is not None else None
-    prefix = f"{service_name}_" if service_name else ""
+    service = re.escape(service_name) if service_name else ".+"
+    stems = "|".join(sc.KIND_FILE_STEM.values())
+    # The exact daily-file names, so that service "svc" does not collect "svc_b_fills_..."
+    name = re.compile(rf"{service}_(?:{stems})_\d{{8}}(?:_\d+)?\.jsonl")
     selected: list[dict[str, Any]] = []
-    for file in sorted(Path(directory).glob(f"{prefix}*.jsonl")):
-        if file.name.endswith("_runs.jsonl"):
+    for file in sorted(Path(directory).glob("*.jsonl")):
+        if not name.fullmatch(file.name):
             continue
         with open(file, "rb") as handle:
             for line in handle:

@@ -22,11 +22,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NS_PER_DAY = 86_400 * 1_000_000_000
 
 
-def decimal_text(value: Decimal) -> str:
-    """Plain positional notation, every digit kept: ``Decimal('1E-7')`` -> ``'0.0000001'``."""
-    return format(value, "f")
-
-
 def json_default(value: Any) -> Any:
     """orjson fallback: Decimals as exact strings, anything else as its ``repr``."""
     if isinstance(value, Decimal):
@@ -34,9 +29,30 @@ def json_default(value: Any) -> Any:
     return repr(value)
 
 
-def to_json(value: Any) -> bytes:
-    """Compact JSON; Decimals become exact strings."""
-    return orjson.dumps(value, default=json_default)
+_INT_RANGE = range(-(2**63), 2**64)  # what orjson can write as a JSON number
+
+
+def jsonable(value: Any) -> Any:
+    """A copy orjson can always write: lone surrogates become ``\\udcff`` text (as in CSV
+    files), ints beyond 64 bits become exact digit strings (as Decimals do)."""
+    kind = type(value)
+    if kind is str:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if kind is int:
+        return value if value in _INT_RANGE else str(value)
+    if kind is dict:
+        return {jsonable(str(k)): jsonable(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [jsonable(item) for item in value]
+    return value
+
+
+def to_json(value: Any, option: int = 0) -> bytes:
+    """Compact JSON; Decimals become exact strings. Never refuses a value (see ``jsonable``)."""
+    try:
+        return orjson.dumps(value, default=json_default, option=option)
+    except TypeError:  # orjson.JSONEncodeError: a lone surrogate or an int beyond 64 bits
+        return orjson.dumps(jsonable(value), default=json_default, option=option)
 
 
 class IsoTime:
@@ -94,8 +110,8 @@ def row_function(kind: sc.RecordKind) -> Callable[[Record, IsoTime], RawRow]:
     in_file = tuple(sc.ATTRIBUTE_OF[c] for c in columns if c in sc.ATTRIBUTE_OF)
     lines = []
     for column in columns:
-        if column == "timestamp":
-            lines.append("r.time_ns / 1e9")
+        if column == "timestamp":  # int / int is correctly rounded; ``/ 1e9`` rounds twice
+            lines.append("r.time_ns / 1_000_000_000")
         elif column == "datetime_utc":
             lines.append("iso(r.time_ns)")
         elif column == sc.ATTRIBUTES_COLUMN:
