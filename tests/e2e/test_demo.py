@@ -30,8 +30,9 @@ def test_demo_writes_csv_and_jsonl_that_agree(tmp_path: Path) -> None:
     fills_printed = int(fills_line.split()[1])
     assert len(rows) == len(lines) == fills_printed > 0
     for row, line in zip(rows, lines, strict=True):
-        assert row["seq"] == str(line["seq"]) and row["price"] == line["price"]
-        assert Decimal(row["fee"]) == Decimal(line["fee"])
+        attributes = line["attributes"]
+        assert row["seq"] == str(line["seq"]) and row["price"] == attributes["trading.fill.price"]
+        assert Decimal(row["fee"]) == Decimal(attributes["trading.fee.amount"])
     # every seq of the run is somewhere, exactly once
     seqs = []
     for path in (root / "json").glob("avellaneda_*_*.jsonl"):

@@ -18,8 +18,8 @@ from typing import IO, Any
 
 from tradetrace import semconv as sc
 from tradetrace.exporters.base import BaseExporter, ExportResult
-from tradetrace.exporters.daily_files import DailyFiles
-from tradetrace.exporters.rows import ROW_FUNCTIONS, DayName, IsoTime, to_json
+from tradetrace.exporters.daily_files import DailyFiles, group_by_file
+from tradetrace.exporters.rows import IsoTime, compile_row, hex_id, to_json
 from tradetrace.pipeline.run import Run
 from tradetrace.records import Record
 
@@ -45,6 +45,51 @@ def csv_cell(value: Any) -> Any:
     return csv_cell(repr(value))
 
 
+_RAW_RECORD_COLUMNS = frozenset(
+    {"seq", "kind", "time_ns", "observed_ns", "duration_ns", "parent_seq", "severity", "status"}
+)
+
+
+def csv_row_function(kind: sc.RecordKind) -> Any:
+    """Build ``row(record, iso) -> list`` of finished CSV cells for ``kind``'s columns.
+
+    Generated once per kind (see :func:`~tradetrace.exporters.rows.compile_row`): a missing
+    attribute costs one ``dict.get``, and only present non-numeric values pass through
+    :func:`csv_cell`.
+    """
+    columns = sc.KIND_COLUMNS[kind]
+    in_file = frozenset(sc.ATTRIBUTE_OF[c] for c in columns if c in sc.ATTRIBUTE_OF)
+    lines = []
+    for column in columns:
+        if column == "timestamp":
+            lines.append("r.time_ns / 1_000_000_000")
+        elif column == "datetime_utc":
+            lines.append("iso(r.time_ns)")
+        elif column == sc.ATTRIBUTES_COLUMN:
+            lines.append(
+                "None if a.keys() <= in_file else "
+                "cell({k: v for k, v in a.items() if k not in in_file})"
+            )
+        elif column in sc.ATTRIBUTE_OF:
+            key = sc.ATTRIBUTE_OF[column]
+            lines.append(f"v if (v := a.get({key!r})) is None or type(v) in plain else cell(v)")
+        elif column in _RAW_RECORD_COLUMNS:
+            lines.append(f"r.{column}")
+        elif column == "trace_id":
+            lines.append("hex_id(r.trace_id, 32)")
+        elif column in ("span_id", "parent_span_id"):
+            lines.append(f"hex_id(r.{column}, 16)")
+        elif column == "related_seqs":
+            lines.append("cell(list(r.related_seqs)) if r.related_seqs else None")
+        else:
+            lines.append(f"cell(r.{column})")
+    namespace = {"in_file": in_file, "plain": _PLAIN, "cell": csv_cell, "hex_id": hex_id}
+    return compile_row(kind, "csv", lines, namespace)
+
+
+_CSV_ROWS = {kind.value: csv_row_function(kind) for kind in sc.RecordKind}
+
+
 def _header(kind: str) -> bytes:
     buffer = io.StringIO()
     csv.writer(buffer).writerow(sc.KIND_COLUMNS[sc.RecordKind(kind)])
@@ -64,7 +109,6 @@ class CsvExporter(BaseExporter):
         )
         self._service = service_name
         self._iso = IsoTime()
-        self._day = DayName()
 
     def open(self, run: Run) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -78,18 +122,8 @@ class CsvExporter(BaseExporter):
             writer.writerow(csv_cell(v) for v in resource.values())
 
     def export(self, batch: Sequence[Record]) -> ExportResult:
-        iso, day, files = self._iso, self._day, self._files
-        groups: dict[tuple[str, str], list[list[Any]]] = {}
-        plain = _PLAIN
-        for record in batch:
-            raw = ROW_FUNCTIONS[record.kind](record, iso)
-            row = [v if type(v) in plain else csv_cell(v) for v in raw]
-            key = (record.kind, day(record.time_ns))
-            rows = groups.get(key)
-            if rows is None:
-                groups[key] = [row]
-            else:
-                rows.append(row)
+        iso, rows_of, files = self._iso, _CSV_ROWS, self._files
+        groups = group_by_file(batch, lambda record: rows_of[record.kind](record, iso))
         for (kind, day_name), rows in groups.items():
             files.get(kind, day_name)[1].writerows(rows)
         files.flush_touched()

@@ -8,13 +8,32 @@ already exists with a different header is never appended to: the next free name
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from tradetrace import semconv as sc
+from tradetrace.exporters.rows import DayName
+from tradetrace.records import Record
 
 _MAX_OPEN = 16
+_DAY = DayName()
+
+
+def group_by_file(
+    batch: Sequence[Record], convert: Callable[[Record], Any]
+) -> dict[tuple[str, str], list[Any]]:
+    """Convert each record and group the results by (kind, UTC day of event time)."""
+    groups: dict[tuple[str, str], list[Any]] = {}
+    day = _DAY
+    for record in batch:
+        key = (record.kind, day(record.time_ns))
+        items = groups.get(key)
+        if items is None:
+            groups[key] = [convert(record)]
+        else:
+            items.append(convert(record))
+    return groups
 _ERRORS = "backslashreplace"
 
 

@@ -1,9 +1,16 @@
 """JSON Lines exporter, and ``export_json`` for a JSON array over a time range (as the seed).
 
-``{directory}/{service}_{kind}s_{YYYYMMDD}.jsonl``: one object per record with every column of
-its kind (``null`` when absent), attributes without a column under ``attributes``. Decimals are
-JSON strings with every digit (a JSON number would be read back as a float), and so are ints
-beyond 64 bits; floats use the shortest repr. A lone surrogate is written as ``\\udcff`` text.
+``{directory}/{service}_{kind}s_{YYYYMMDD}.jsonl``: one object per record with every field of
+the Record (``seq``, ``run_id``, ``kind``, ``name``, ``time_ns``, ``datetime_utc``, ...) and its
+``attributes`` under their semconv keys (``trading.fill.price``): the faithful log, cheap to
+write, read back into Records by :func:`~tradetrace.exporters.rows.record_from_json` (semconv
+decimal attributes come back as ``Decimal``; Decimals nested in custom attributes and ints
+beyond 64 bits come back as their exact text). Decimals are JSON strings with every digit (a
+JSON number would be read back as a float), and so are ints beyond 64 bits; floats use the
+shortest repr. A lone surrogate is written as ``\\udcff`` text.
+
+``export_json`` writes the seed's shape instead: a JSON array of flat objects with the short
+column names of the CSV files (``price``, ``size``, ``fee_asset``, ...).
 """
 
 from __future__ import annotations
@@ -17,11 +24,12 @@ import orjson
 
 from tradetrace import semconv as sc
 from tradetrace.exporters.base import BaseExporter, ExportResult
-from tradetrace.exporters.daily_files import DailyFiles
+from tradetrace.exporters.daily_files import DailyFiles, group_by_file
 from tradetrace.exporters.rows import (
     ROW_FUNCTIONS,
-    DayName,
     IsoTime,
+    json_object,
+    record_from_json,
     to_json,
 )
 from tradetrace.pipeline.clock import to_ns
@@ -42,7 +50,6 @@ class JsonLinesExporter(BaseExporter):
         self._service = service_name
         self._files = DailyFiles(self.directory, service_name, ".jsonl", lambda _: b"", True)
         self._iso = IsoTime()
-        self._day = DayName()
 
     def open(self, run: Run) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -50,18 +57,8 @@ class JsonLinesExporter(BaseExporter):
             file.write(to_json(run.to_dict(), _OPTIONS))
 
     def export(self, batch: Sequence[Record]) -> ExportResult:
-        iso, day = self._iso, self._day
-        groups: dict[tuple[str, str], list[bytes]] = {}
-        for record in batch:
-            kind = record.kind
-            item = dict(zip(_KEYS[kind], ROW_FUNCTIONS[kind](record, iso), strict=True))
-            line = to_json(item, _OPTIONS)
-            key = (kind, day(record.time_ns))
-            lines = groups.get(key)
-            if lines is None:
-                groups[key] = [line]
-            else:
-                lines.append(line)
+        iso = self._iso
+        groups = group_by_file(batch, lambda record: to_json(json_object(record, iso), _OPTIONS))
         for (kind, day_name), lines in groups.items():
             self._files.get(kind, day_name)[0].write(b"".join(lines))
         self._files.flush_touched()
@@ -85,7 +82,8 @@ class JsonLinesExporter(BaseExporter):
         kinds: Iterable[str] | None = None,
     ) -> int:
         """Write the records already exported, with ``start <= time < end`` and of ``kinds``,
-        as one JSON array to ``path`` (ordered by time, then run and seq). Returns the count.
+        as one JSON array of flat, seed-shaped objects (the CSV columns of each kind) to
+        ``path``, ordered by time, then run and seq. Returns the count.
 
         Call ``flush()`` first to include records still queued.
         """
@@ -124,7 +122,13 @@ def export_json_array(
                     continue
                 selected.append(item)
     selected.sort(key=lambda item: (item["time_ns"], item["run_id"], item["seq"]))
+    iso = IsoTime()
+    flat = []
+    for item in selected:
+        record = record_from_json(item)
+        row = ROW_FUNCTIONS[record.kind](record, iso)
+        flat.append(dict(zip(_KEYS[record.kind], row, strict=True)))
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(orjson.dumps(selected, option=orjson.OPT_INDENT_2))
-    return len(selected)
+    target.write_bytes(to_json(flat, orjson.OPT_INDENT_2))
+    return len(flat)

@@ -1,8 +1,9 @@
 """Records as rows: the column values of a record, in its kind's column order.
 
-Shared by the CSV and JSON Lines exporters (and later the columnar ones). For speed, the
-function that lays out one kind's row is generated once from :data:`KIND_COLUMNS` (the
-technique ``collections.namedtuple`` uses), so a row costs one call, not one per column.
+Shared by the exporters: the raw row of a kind (its columns in ``KIND_COLUMNS`` order), the
+JSON Lines object of a record, and the way back from JSON to a Record. For speed, the function
+that lays out one kind's row is generated once (:func:`compile_row`), so a row costs one call,
+not one per column.
 """
 
 from __future__ import annotations
@@ -90,6 +91,22 @@ def hex_id(value: int | None, width: int) -> str | None:
     return None if value is None else format(value, f"0{width}x")
 
 
+def compile_row(
+    kind: sc.RecordKind, purpose: str, lines: list[str], namespace: dict[str, Any]
+) -> Any:
+    """Compile ``def row(r, iso): a = r.attributes; return [<lines>]`` (how namedtuple builds
+    its classes): one call per row instead of one per column."""
+    source = (
+        "def row(r, iso):\n    a = r.attributes\n    return [\n"
+        + "".join(f"        {line},\n" for line in lines)
+        + "    ]\n"
+    )
+    exec(compile(source, f"<tradetrace {purpose} row {kind.value}>", "exec"), namespace)
+    function = namespace["row"]
+    function.__doc__ = f"{purpose} row of a {kind.value} record:\n\n{source}"
+    return function
+
+
 def _record_expression(column: str) -> str:
     if column == "trace_id":
         return "hex_id(r.trace_id, 32)"
@@ -107,7 +124,7 @@ def row_function(kind: sc.RecordKind) -> Callable[[Record, IsoTime], RawRow]:
     the attributes without a column in this kind's file, or ``None``.
     """
     columns = sc.KIND_COLUMNS[kind]
-    in_file = tuple(sc.ATTRIBUTE_OF[c] for c in columns if c in sc.ATTRIBUTE_OF)
+    in_file = frozenset(sc.ATTRIBUTE_OF[c] for c in columns if c in sc.ATTRIBUTE_OF)
     lines = []
     for column in columns:
         if column == "timestamp":  # int / int is correctly rounded; ``/ 1e9`` rounds twice
@@ -115,23 +132,61 @@ def row_function(kind: sc.RecordKind) -> Callable[[Record, IsoTime], RawRow]:
         elif column == "datetime_utc":
             lines.append("iso(r.time_ns)")
         elif column == sc.ATTRIBUTES_COLUMN:
-            lines.append("{k: v for k, v in a.items() if k not in in_file} or None")
+            lines.append(
+                "None if a.keys() <= in_file else {k: v for k, v in a.items() if k not in in_file}"
+            )
         elif column in sc.ATTRIBUTE_OF:
             lines.append(f"a.get({sc.ATTRIBUTE_OF[column]!r})")
         else:
             lines.append(_record_expression(column))
-    source = (
-        "def row(r, iso):\n    a = r.attributes\n    return [\n"
-        + "".join(f"        {line},\n" for line in lines)
-        + "    ]\n"
-    )
-    namespace: dict[str, Any] = {"hex_id": hex_id, "in_file": frozenset(in_file)}
-    exec(compile(source, f"<tradetrace row {kind.value}>", "exec"), namespace)
-    function: Callable[[Record, IsoTime], RawRow] = namespace["row"]
-    function.__doc__ = f"Raw row of a {kind.value} record:\n\n{source}"
-    return function
+    return compile_row(kind, "raw", lines, {"in_file": in_file, "hex_id": hex_id})
 
 
 ROW_FUNCTIONS: dict[str, Callable[[Record, IsoTime], RawRow]] = {
     kind.value: row_function(kind) for kind in sc.RecordKind
 }
+
+
+def json_object(r: Record, iso: IsoTime) -> dict[str, Any]:
+    """A record as one JSON Lines object: every field, attributes under their semconv keys."""
+    return {
+        "seq": r.seq,
+        "run_id": r.run_id,
+        "kind": r.kind,
+        "name": r.name,
+        "time_ns": r.time_ns,
+        "datetime_utc": iso(r.time_ns),
+        "observed_ns": r.observed_ns,
+        "duration_ns": r.duration_ns,
+        "trace_id": None if r.trace_id is None else format(r.trace_id, "032x"),
+        "span_id": None if r.span_id is None else format(r.span_id, "016x"),
+        "parent_span_id": None if r.parent_span_id is None else format(r.parent_span_id, "016x"),
+        "parent_seq": r.parent_seq,
+        "related_seqs": r.related_seqs,
+        "severity": r.severity,
+        "status": r.status,
+        "attributes": r.attributes,
+    }
+
+
+_DECIMAL_KEYS = frozenset(k for k, spec in sc.ATTRIBUTES.items() if spec.type == "decimal")
+
+
+def record_from_json(item: dict[str, Any]) -> Record:
+    """Rebuild a :class:`Record` from a JSON Lines object (exact strings become Decimals)."""
+    attributes = dict(item.get("attributes") or {})
+    for key in _DECIMAL_KEYS.intersection(attributes):
+        if isinstance(attributes[key], str):
+            attributes[key] = Decimal(attributes[key])
+
+    def ident(name: str) -> int | None:
+        value = item.get(name)
+        return None if value is None else int(value, 16)
+
+    related = item.get("related_seqs")
+    return Record(
+        item["seq"], item["run_id"], item["kind"], item["name"], item["time_ns"],
+        item.get("observed_ns"), item.get("duration_ns"), ident("trace_id"), ident("span_id"),
+        ident("parent_span_id"), item.get("parent_seq"), tuple(related) if related else None,
+        item.get("severity"), item.get("status"), attributes,
+    )  # fmt: skip

@@ -33,6 +33,28 @@ from tradetrace.pipeline.run import Run, check_file_name_part, new_run_id
 from tradetrace.pipeline.scope import CURRENT_SCOPE, Scope
 from tradetrace.records import Entry, Record
 from tradetrace.semconv import RecordKind, Status
+from tradetrace.semconv.attributes import (  # direct names: the fill path is the hottest
+    FEE_AMOUNT,
+    FEE_CURRENCY,
+    FEE_RATE,
+    FILL_LIQUIDITY_SIDE,
+    FILL_PRICE,
+    FILL_QUANTITY,
+    FILL_REALIZED_PNL,
+    FILL_SPREAD_CAPTURED,
+    FILL_TRADE_ID,
+    LEDGER_VENUE,
+    NOTES,
+    ORDER_CLIENT_ID,
+    ORDER_ID,
+    ORDER_SIDE,
+    ORDER_TYPE,
+    POSITION_EQUITY_AFTER,
+    POSITION_EQUITY_BEFORE,
+    POSITION_INVENTORY_AFTER,
+    POSITION_INVENTORY_BEFORE,
+    SYMBOL,
+)
 from tradetrace.validation import InvalidRecordError
 
 _FILL, _ORDER, _DECISION = RecordKind.FILL.value, RecordKind.ORDER.value, RecordKind.DECISION.value
@@ -127,6 +149,7 @@ class Recorder:
             overflow=overflow,
             block_timeout=block_timeout,
         )
+        self._enqueue = self._processor.emit
         self._reset_run_state()
         _RECORDERS.add(self)
 
@@ -190,7 +213,7 @@ class Recorder:
         if self.deterministic:
             observed = None
         seq = next(self._seq)
-        self._processor.emit(
+        self._enqueue(
             Record(seq, self.run_id, kind, name, event_ns, observed, None, trace_id, span_id,
                    None, parent_seq, related_seqs, severity, status, attributes)
         )  # fmt: skip
@@ -258,45 +281,83 @@ class Recorder:
         keyword becomes an attribute (a semconv column name such as ``tx_hash`` maps to its
         attribute key; sensitive names are redacted).
         """
+        # Finite floats and plain strings, the common case, skip the check call: this is the
+        # hottest path in tradetrace (see benchmarks/record.py); anything else is checked.
         number, text = check.number, check.text
         a = {
-            sc.SYMBOL: check.required_text("symbol", symbol),
-            sc.ORDER_SIDE: check.side(side),
-            sc.FILL_PRICE: number("price", price),
-            sc.FILL_QUANTITY: check.positive("quantity", quantity),
+            SYMBOL: check.required_text("symbol", symbol),
+            ORDER_SIDE: check.side(side),
+            FILL_PRICE: number("price", price),
+            FILL_QUANTITY: check.positive("quantity", quantity),
         }
         if fee is not None:
-            a[sc.FEE_AMOUNT] = number("fee", fee)
+            a[FEE_AMOUNT] = fee if type(fee) is float and fee - fee == 0.0 else number("fee", fee)
         if fee_currency is not None:
-            a[sc.FEE_CURRENCY] = text("fee_currency", fee_currency)
+            a[FEE_CURRENCY] = (
+                fee_currency if type(fee_currency) is str else text("fee_currency", fee_currency)
+            )
         if order_id is not None:
-            a[sc.ORDER_ID] = text("order_id", order_id)
+            a[ORDER_ID] = order_id if type(order_id) is str else text("order_id", order_id)
         if client_order_id is not None:
-            a[sc.ORDER_CLIENT_ID] = text("client_order_id", client_order_id)
+            a[ORDER_CLIENT_ID] = (
+                client_order_id
+                if type(client_order_id) is str
+                else text("client_order_id", client_order_id)
+            )
         if order_type is not None:
-            a[sc.ORDER_TYPE] = text("order_type", order_type)
+            a[ORDER_TYPE] = (
+                order_type if type(order_type) is str else text("order_type", order_type)
+            )
         if trade_id is not None:
-            a[sc.FILL_TRADE_ID] = text("trade_id", trade_id)
+            a[FILL_TRADE_ID] = trade_id if type(trade_id) is str else text("trade_id", trade_id)
         if liquidity_side is not None:
-            a[sc.FILL_LIQUIDITY_SIDE] = check.liquidity_side(liquidity_side)
+            a[FILL_LIQUIDITY_SIDE] = check.liquidity_side(liquidity_side)
         if fee_rate is not None:
-            a[sc.FEE_RATE] = number("fee_rate", fee_rate)
+            a[FEE_RATE] = (
+                fee_rate
+                if type(fee_rate) is float and fee_rate - fee_rate == 0.0
+                else number("fee_rate", fee_rate)
+            )
         if realized_pnl is not None:
-            a[sc.FILL_REALIZED_PNL] = number("realized_pnl", realized_pnl)
+            a[FILL_REALIZED_PNL] = (
+                realized_pnl
+                if type(realized_pnl) is float and realized_pnl - realized_pnl == 0.0
+                else number("realized_pnl", realized_pnl)
+            )
         if spread_captured is not None:
-            a[sc.FILL_SPREAD_CAPTURED] = number("spread_captured", spread_captured)
+            a[FILL_SPREAD_CAPTURED] = (
+                spread_captured
+                if type(spread_captured) is float and spread_captured - spread_captured == 0.0
+                else number("spread_captured", spread_captured)
+            )
         if inventory_before is not None:
-            a[sc.POSITION_INVENTORY_BEFORE] = number("inventory_before", inventory_before)
+            a[POSITION_INVENTORY_BEFORE] = (
+                inventory_before
+                if type(inventory_before) is float and inventory_before - inventory_before == 0.0
+                else number("inventory_before", inventory_before)
+            )
         if inventory_after is not None:
-            a[sc.POSITION_INVENTORY_AFTER] = number("inventory_after", inventory_after)
+            a[POSITION_INVENTORY_AFTER] = (
+                inventory_after
+                if type(inventory_after) is float and inventory_after - inventory_after == 0.0
+                else number("inventory_after", inventory_after)
+            )
         if equity_before is not None:
-            a[sc.POSITION_EQUITY_BEFORE] = number("equity_before", equity_before)
+            a[POSITION_EQUITY_BEFORE] = (
+                equity_before
+                if type(equity_before) is float and equity_before - equity_before == 0.0
+                else number("equity_before", equity_before)
+            )
         if equity_after is not None:
-            a[sc.POSITION_EQUITY_AFTER] = number("equity_after", equity_after)
+            a[POSITION_EQUITY_AFTER] = (
+                equity_after
+                if type(equity_after) is float and equity_after - equity_after == 0.0
+                else number("equity_after", equity_after)
+            )
         if venue is not None:
-            a[sc.LEDGER_VENUE] = text("venue", venue)
+            a[LEDGER_VENUE] = venue if type(venue) is str else text("venue", venue)
         if notes is not None:
-            a[sc.NOTES] = text("notes", notes)
+            a[NOTES] = notes if type(notes) is str else text("notes", notes)
         if fields:
             self._extra(a, fields)
         return self._emit(_FILL, "fill", a, _INFO, None, time, parent, related)
@@ -315,6 +376,7 @@ class Recorder:
         status: str | None = None,
         time: Any = None,
         parent: int | None = None,
+        related: Iterable[int] | None = None,
         **fields: Any,
     ) -> int:
         """Record an order action (``submit``, ``cancel``, ``amend``, ...). Returns its seq."""
@@ -335,7 +397,7 @@ class Recorder:
             attributes[sc.ORDER_QUANTITY] = check.positive("quantity", quantity)
         self._extra(attributes, fields)
         name = check.required_text("action", action)
-        return self._emit(_ORDER, name, attributes, _INFO, None, time, parent)
+        return self._emit(_ORDER, name, attributes, _INFO, None, time, parent, related)
 
     def record_decision(
         self,
@@ -387,6 +449,7 @@ class Recorder:
         severity: str | None = None,
         time: Any = None,
         parent: int | None = None,
+        related: Iterable[int] | None = None,
         **fields: Any,
     ) -> int:
         """Record a risk check. A failed check has severity CRITICAL unless told otherwise."""
@@ -404,7 +467,7 @@ class Recorder:
         level = check.severity(severity) if severity is not None else (_INFO if ok else _CRITICAL)
         self._extra(attributes, fields)
         status = Status.OK.value if ok else Status.FAILED.value
-        return self._emit(_RISK, check_name, attributes, level, status, time, parent)
+        return self._emit(_RISK, check_name, attributes, level, status, time, parent, related)
 
     def record_error(
         self,
@@ -417,6 +480,7 @@ class Recorder:
         symbol: str | None = None,
         time: Any = None,
         parent: int | None = None,
+        related: Iterable[int] | None = None,
         **fields: Any,
     ) -> int:
         """Record an error: type, message, exception type/message/full traceback, recovery."""
@@ -437,7 +501,7 @@ class Recorder:
         if symbol is not None:
             attributes[sc.SYMBOL] = check.text("symbol", symbol)
         self._extra(attributes, fields)
-        return self._emit(_ERROR, kind, attributes, level, None, time, parent)
+        return self._emit(_ERROR, kind, attributes, level, None, time, parent, related)
 
     def record_event(
         self,
