@@ -16,9 +16,12 @@ from tradetrace.semconv.attributes import (
 from tradetrace.semconv.columns import (
     ALL_COLUMNS,
     ATTRIBUTES_COLUMN,
+    EXACT_TEXT_COLUMN,
     KIND_COLUMNS,
     KIND_FILE_STEM,
     RECORD_COLUMNS,
+    SQL_TYPE_OF_VALUE,
+    TABLE_COLUMNS,
     TIME_COLUMNS,
 )
 from tradetrace.semconv.enums import (
@@ -45,6 +48,9 @@ __all__ = [  # noqa: RUF022
     "KIND_FILE_STEM",
     "RECORD_COLUMNS",
     "TIME_COLUMNS",
+    "EXACT_TEXT_COLUMN",
+    "SQL_TYPE_OF_VALUE",
+    "TABLE_COLUMNS",
     "STATUS_TRANSITIONS",
     "LiquiditySide",
     "Mode",

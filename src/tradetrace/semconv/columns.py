@@ -94,3 +94,46 @@ ALL_COLUMNS: tuple[str, ...] = _layout(
 
 #: The plural file stem of each kind: ``fills``, ``risk_checks``, ...
 KIND_FILE_STEM: dict[RecordKind, str] = {kind: f"{kind.value}s" for kind in RecordKind}
+
+#: SQL type of each attribute value type in the unified ``records`` table (DuckDB, Parquet).
+SQL_TYPE_OF_VALUE: dict[str, str] = {
+    "string": "VARCHAR",
+    "decimal": "DECIMAL(38,18)",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+    "json": "JSON",
+    "time_ns": "BIGINT",
+    "int[]": "BIGINT[]",
+}
+
+#: Column holding, as a JSON object ``{column: "digits"}``, exact numbers too wide for
+#: DECIMAL(38,18) (more than 20 integer digits or more than 18 decimal places); the typed
+#: column is NULL for them.
+EXACT_TEXT_COLUMN = "exact_text"
+
+#: The unified ``records`` table of DuckDB and Parquet: (column, SQL type), in order. Record
+#: fields first (``time``/``observed_time`` as TIMESTAMPTZ beside the exact ns integers), then
+#: one typed column per semconv attribute, then ``attributes`` (JSON of everything else) and
+#: ``exact_text``.
+TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("seq", "BIGINT"),
+    ("run_id", "VARCHAR"),
+    ("kind", "VARCHAR"),
+    ("name", "VARCHAR"),
+    ("time", "TIMESTAMPTZ"),
+    ("time_ns", "BIGINT"),
+    ("observed_time", "TIMESTAMPTZ"),
+    ("observed_ns", "BIGINT"),
+    ("duration_ns", "BIGINT"),
+    ("trace_id", "VARCHAR"),
+    ("span_id", "VARCHAR"),
+    ("parent_span_id", "VARCHAR"),
+    ("parent_seq", "BIGINT"),
+    ("related_seqs", "BIGINT[]"),
+    ("severity", "VARCHAR"),
+    ("status", "VARCHAR"),
+    *((spec.column, SQL_TYPE_OF_VALUE[spec.type]) for spec in ATTRIBUTES.values()),
+    (ATTRIBUTES_COLUMN, "JSON"),
+    (EXACT_TEXT_COLUMN, "JSON"),
+)

@@ -6,7 +6,7 @@ from enum import Enum
 from itertools import groupby
 
 from tradetrace.semconv.attributes import ATTRIBUTES
-from tradetrace.semconv.columns import KIND_COLUMNS, KIND_FILE_STEM, RECORD_COLUMNS
+from tradetrace.semconv.columns import KIND_COLUMNS, KIND_FILE_STEM, RECORD_COLUMNS, TABLE_COLUMNS
 from tradetrace.semconv.enums import (
     STATUS_TRANSITIONS,
     LiquiditySide,
@@ -54,6 +54,14 @@ def render_markdown() -> str:
             ", ".join(f"`{c}`" for c in columns),
             "",
         ]
+    lines += [
+        "## The `records` table (DuckDB, Parquet)",
+        "",
+        "| column | SQL type |",
+        "|---|---|",
+        *(f"| `{name}` | {sql} |" for name, sql in TABLE_COLUMNS),
+        "",
+    ]
     lines += ["## Enumerations", ""]
     for enum in _ENUMS:
         lines += [f"- **{enum.__name__}**: " + ", ".join(f"`{m.value}`" for m in enum)]
