@@ -79,3 +79,25 @@ def test_cycles_and_depth_are_cut() -> None:
 def test_non_finite_floats_are_refused_with_their_path() -> None:
     with pytest.raises(InvalidRecordError, match=r"snap\.a\[\]"):
         Redactor().clean({"a": [1.0, math.nan]}, "snap")
+
+
+@pytest.mark.parametrize(
+    ("text", "canary"),
+    [
+        ("GET /api/v3/order?symbol=BTCUSDT&timestamp=1&signature=c4n4ry", "c4n4ry"),
+        ('{"apiKey": "c4n4ry", "qty": 1}', "c4n4ry"),
+        ("X-MBX-APIKEY: c4n4ry", "c4n4ry"),
+        ("Authorization: Bearer c4n4ry.jwt", "c4n4ry"),
+        ("password=c4n4ry uid=c4n4ry", "c4n4ry"),
+        ("{'secret': 'c4n4ry'}", "c4n4ry"),
+    ],
+)
+def test_secrets_are_scrubbed_from_free_text(text: str, canary: str) -> None:
+    scrubbed = Redactor().scrub_text(text)
+    assert canary not in scrubbed and REDACTED in scrubbed
+    assert canary not in Redactor().clean({"message": text})["message"]
+
+
+def test_innocent_text_is_untouched() -> None:
+    for text in ("BTC/USDT:USDT", 'binance {"code":-2010,"msg":"insufficient balance"}', "a b"):
+        assert Redactor().scrub_text(text) == text

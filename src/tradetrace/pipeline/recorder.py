@@ -13,7 +13,6 @@ import os
 import random
 import threading
 import time
-import traceback
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -27,10 +26,12 @@ from tradetrace.exporters.base import Exporter
 from tradetrace.exporters.registry import build_exporters
 from tradetrace.pipeline.clock import Clock, WallClock, to_ns
 from tradetrace.pipeline.health import InternalErrors
+from tradetrace.pipeline.otel_context import current_otel_ids
 from tradetrace.pipeline.processor import FlushResult, Overflow, Processor
 from tradetrace.pipeline.redaction import REDACTED, Redactor
 from tradetrace.pipeline.run import Run, check_file_name_part, new_run_id
-from tradetrace.pipeline.scope import CURRENT_SCOPE, Scope
+from tradetrace.pipeline.scope import CURRENT_SCOPE
+from tradetrace.pipeline.span import Span, exception_attributes
 from tradetrace.records import Entry, Record
 from tradetrace.semconv import RecordKind, Status
 from tradetrace.semconv.attributes import (  # direct names: the fill path is the hottest
@@ -103,6 +104,7 @@ class Recorder:
         redact: Iterable[str] = (),
         capture_snapshots: bool = True,
         event_history: int = 1_000_000,
+        correlate_otel: bool = True,
     ) -> None:
         service = service_name or os.environ.get("OTEL_SERVICE_NAME") or "tradetrace"
         self.service_name = check_file_name_part("service_name", service)
@@ -127,6 +129,7 @@ class Recorder:
         self.mode = mode_value
         self.deterministic = deterministic
         self.capture_snapshots = capture_snapshots
+        self.correlate_otel = correlate_otel
         self.exit_timeout = exit_timeout
         self._settings = {"strategy": strategy, "environment": environment}
         self._errors = InternalErrors()
@@ -200,6 +203,10 @@ class Recorder:
             scope.children += 1
         else:
             parent_seq = trace_id = span_id = None
+            if self.correlate_otel:
+                otel = current_otel_ids()
+                if otel is not None:
+                    trace_id, span_id = otel
         if parent is not None:
             parent_seq = check.seq_reference("parent", parent)
         related_seqs = (
@@ -491,7 +498,7 @@ class Recorder:
         attributes: dict[str, Any] = {sc.ERROR_TYPE: kind}
         text = check.text("message", message)
         if exception is not None:
-            attributes.update(exception_attributes(exception))
+            attributes.update(exception_attributes(exception, self._redactor.scrub_text))
             if text is None:
                 text = attributes[sc.EXCEPTION_MESSAGE] or type(exception).__name__
         if text is not None:
@@ -686,113 +693,6 @@ class Recorder:
         }
         return derived
 
-    def _new_ids(self, scope: Scope | None) -> tuple[int, int]:
-        trace_id = scope.trace_id if scope is not None else self._rng.getrandbits(128) or 1
-        return trace_id, self._rng.getrandbits(64) or 1
-
-
-class Span:
-    """An open span or bundle; use as a context manager (sync code and ``async with`` alike)."""
-
-    __slots__ = ("_attributes", "_bundle", "_kind", "_name", "_parent", "_recorder", "_scope",
-                 "_start_ns", "_start_perf", "_token", "seq")  # fmt: skip
-
-    def __init__(self, recorder: Recorder, name: str, kind: str, attributes: dict[str, Any],
-                 bundle: bool = False) -> None:  # fmt: skip
-        self._recorder = recorder
-        self._name = name
-        self._kind = kind
-        self._attributes = attributes
-        self._bundle = bundle
-        self.seq = 0
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        """Add an attribute before the span ends (same rules as keyword attributes)."""
-        self._recorder._extra(self._attributes, {key: value})
-
-    def set_attributes(self, **attributes: Any) -> None:
-        self._recorder._extra(self._attributes, attributes)
-
-    def record_event(self, event_type: str, **fields: Any) -> int:
-        """Record a detail event inside this bundle or span (same as ``record_event``)."""
-        return self._recorder.record_event(event_type, parent=self.seq, **fields)
-
-    def __enter__(self) -> Span:
-        recorder = self._recorder
-        outer = CURRENT_SCOPE.get()
-        if outer is not None and outer.owner is not recorder._token:
-            outer = None
-        trace_id, span_id = recorder._new_ids(outer)
-        self._parent = outer
-        self._start_ns = recorder.clock.now_ns()
-        self._start_perf = time.perf_counter_ns()
-        self.seq = next(recorder._seq)
-        if outer is not None:
-            outer.children += 1
-        self._scope = Scope(recorder._token, self.seq, trace_id, span_id)
-        self._token = CURRENT_SCOPE.set(self._scope)
-        return self
-
-    async def __aenter__(self) -> Span:
-        return self.__enter__()
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        self.__exit__(*exc_info)
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        recorder = self._recorder
-        try:
-            CURRENT_SCOPE.reset(self._token)
-        except ValueError:  # exited in another context (e.g. a generator): restore by hand
-            CURRENT_SCOPE.set(self._parent)
-        try:
-            self._finish(exc)
-        except Exception as failure:  # never raise into the user's code from a span's end
-            recorder._errors.report("span_end", failure)
-
-    def _finish(self, exc: BaseException | None) -> None:
-        recorder = self._recorder
-        scope = self._scope
-        attributes = self._attributes
-        if exc is not None:
-            attributes.update(exception_attributes(exc))
-        if self._bundle:
-            attributes[sc.BUNDLE_DETAIL_COUNT] = scope.children
-            status = Status.FAILED.value if exc is not None else Status.COMPLETED.value
-        else:
-            status = Status.ERROR.value if exc is not None else Status.OK.value
-        end_ns = recorder.clock.now_ns()
-        if recorder.deterministic:
-            duration, observed = end_ns - self._start_ns, None
-        else:
-            duration, observed = time.perf_counter_ns() - self._start_perf, time.time_ns()
-        parent = self._parent
-        severity = "ERROR" if exc is not None else _INFO
-        record = Record(
-            self.seq, recorder.run_id, self._kind, self._name, self._start_ns, observed, duration,
-            scope.trace_id, scope.span_id, parent.span_id if parent else None,
-            parent.seq if parent else None, None, severity, status, attributes,
-        )  # fmt: skip
-        recorder._processor.emit(record)
-        if self._bundle:
-            recorder._remember_event(self.seq, self._name, status)
-
-
-def exception_attributes(exc: BaseException) -> dict[str, str]:
-    """OpenTelemetry exception attributes with the full traceback."""
-    try:
-        stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    except Exception:  # a broken __str__ in the exception must not stop the record
-        stack = f"<traceback unavailable for {type(exc).__name__}>"
-    try:
-        message = str(exc)
-    except Exception:
-        message = f"<unprintable {type(exc).__name__}>"
-    return {
-        sc.EXCEPTION_TYPE: type(exc).__name__,
-        sc.EXCEPTION_MESSAGE: message,
-        sc.EXCEPTION_STACKTRACE: stack,
-    }
 
 
 @contextmanager

@@ -34,6 +34,17 @@ SENSITIVE_FRAGMENTS: tuple[str, ...] = (
 SENSITIVE_NAMES: frozenset[str] = frozenset({"uid", "sig", "pwd", "pass", "key", "login"})
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+# In free text (exception messages, URLs, JSON strings): ``key=value``, ``key: value``,
+# ``"key": "value"`` for a sensitive key, and ``Bearer <token>``.
+_TEXT_KEY = (
+    r"[\w.\-]*(?:api[_\-]?key|api[_\-]?secret|secret|password|passwd|passphrase|private[_\-]?key|"
+    r"signature|token|auth\w*|cookie|mnemonic|seed[_\-]?phrase|credential|wallet[_\-]?address)"
+    r"[\w.\-]*|\buid\b|\bsig\b"
+)
+_SECRET_IN_TEXT = re.compile(
+    rf"(?i)({_TEXT_KEY})([\"']?\s*[=:]\s*[\"']?)(?!\[REDACTED\])([^\"'&\s,;}}\]]+)"
+)
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]+")
 _CACHE_LIMIT = 65_536
 
 
@@ -57,6 +68,14 @@ class Redactor:
             self._cache[key] = verdict
         return verdict
 
+    @staticmethod
+    def scrub_text(text: str) -> str:
+        """Replace values of sensitive keys inside free text with the redaction marker."""
+        if "=" not in text and ":" not in text and " " not in text:
+            return text
+        text = _BEARER.sub(lambda m: m.group(1) + " " + REDACTED, text)
+        return _SECRET_IN_TEXT.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+
     def clean(self, value: Any, field: str = "value", depth: int = 0) -> Any:
         """Return a redacted, detached copy of a user value.
 
@@ -65,7 +84,9 @@ class Redactor:
         NaN or infinity is refused with :class:`InvalidRecordError` naming ``field``.
         """
         kind = type(value)
-        if kind is str or kind is int or kind is bool or value is None or kind is Decimal:
+        if kind is str:
+            return self.scrub_text(value) if len(value) > 8 else value
+        if kind is int or kind is bool or value is None or kind is Decimal:
             return value
         if kind is float:
             if not math.isfinite(value):
