@@ -25,9 +25,12 @@ from tradetrace.api import (
     update_event,
 )
 from tradetrace.exporters.base import BaseExporter, Exporter, ExportResult
+from tradetrace.instrumentation.auto import Instrumentation, auto_instrument, uninstrument
+from tradetrace.instrumentation.decorators import instrument
 from tradetrace.pipeline.clock import SimulatedClock, WallClock
 from tradetrace.pipeline.processor import FlushResult
-from tradetrace.pipeline.recorder import LifecycleError, Recorder, Span
+from tradetrace.pipeline.recorder import LifecycleError, Recorder
+from tradetrace.pipeline.span import Span
 from tradetrace.records import (
     DecisionEntry,
     ErrorEntry,
@@ -48,6 +51,7 @@ __all__ = [
     "Exporter",
     "FillEntry",
     "FlushResult",
+    "Instrumentation",
     "InvalidRecordError",
     "LifecycleError",
     "Record",
@@ -57,11 +61,13 @@ __all__ = [
     "Span",
     "WallClock",
     "__version__",
+    "auto_instrument",
     "bundle",
     "configure",
     "flush",
     "get_recorder",
     "health",
+    "instrument",
     "record",
     "record_decision",
     "record_error",
@@ -72,5 +78,6 @@ __all__ = [
     "semconv",
     "shutdown",
     "span",
+    "uninstrument",
     "update_event",
 ]

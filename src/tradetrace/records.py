@@ -17,6 +17,11 @@ from tradetrace import validation as check
 
 AttributeValue = Any  # str | bool | int | float | Decimal | sequences | mappings (snapshots)
 
+#: Attribute key holding ``(finish, *args)`` for a record whose attributes are completed off the
+#: caller's thread: the Processor calls ``finish(record, *args)`` and removes the key before any
+#: exporter sees the record.
+DEFERRED = "__tradetrace_deferred__"
+
 
 class Record:
     """One fill, order, decision, risk check, error, event or span.

@@ -48,7 +48,7 @@ def test_every_seed_event_field_and_ccxt_field_has_a_column() -> None:
 def test_names_follow_opentelemetry_rules() -> None:
     for spec in sc.ATTRIBUTES.values():
         assert spec.key == spec.key.lower() and " " not in spec.key
-        assert spec.key.startswith(("trading.", "error.", "exception.")), spec.key
+        assert spec.key.startswith(("trading.", "error.", "exception.", "code.")), spec.key
         assert spec.column.isidentifier()
     assert len(set(sc.COLUMN_OF.values())) == len(sc.COLUMN_OF)  # one column per attribute
 

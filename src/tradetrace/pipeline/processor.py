@@ -22,7 +22,7 @@ from typing import Any, Literal
 from tradetrace.exporters.base import Exporter, ExportResult
 from tradetrace.pipeline.health import InternalErrors
 from tradetrace.pipeline.run import Run
-from tradetrace.records import Record
+from tradetrace.records import DEFERRED, Record
 
 Overflow = Literal["block", "drop_newest"]
 
@@ -277,11 +277,22 @@ class Processor:
             if depth > self._high_water:
                 self._high_water = depth
             batch = [queue.popleft() for _ in range(min(depth, size))]
+            for record in batch:
+                deferred = record.attributes.pop(DEFERRED, None)
+                if deferred is not None:
+                    self._complete(record, deferred)
             for lane in self._lanes:
                 lane.submit(batch)
             with self._progress:
                 self._dispatched += len(batch)
                 self._progress.notify_all()
+
+    def _complete(self, record: Record, deferred: tuple[Any, ...]) -> None:
+        """Finish attributes deferred by the instrumentation (see ``records.DEFERRED``)."""
+        try:
+            deferred[0](record, *deferred[1:])
+        except Exception as exc:  # the record still goes out, with what it has
+            self._errors.report("deferred_attributes", exc)
 
     # --- flush and shutdown --------------------------------------------------------------
 

@@ -172,7 +172,12 @@ class Recorder:
         self.run_id = self.run.run_id
         self._token = object()  # scopes opened by this run; replaced after fork
         self._seq = itertools.count(1)
-        self._rng = random.Random(self.run_id if self.deterministic else None)
+        rng = random.Random(self.run_id if self.deterministic else None)
+        # Span and trace ids are a per-run random salt XOR the span's seq: unique within the run
+        # (seqs are), unpredictable across runs, reproducible in deterministic runs, and one XOR
+        # on the hot path instead of a random draw.
+        self._span_salt = rng.getrandbits(64) | (1 << 63)
+        self._trace_salt = rng.getrandbits(128) | (1 << 127)
         self._events: OrderedDict[int, tuple[str, str]] = OrderedDict()
         self._events_lock = threading.Lock()
 
@@ -692,7 +697,6 @@ class Recorder:
             "perp_positions": whole.get("perp_positions"),
         }
         return derived
-
 
 
 @contextmanager

@@ -23,6 +23,8 @@ from tradetrace.validation import InvalidRecordError
 REDACTED = "[REDACTED]"
 #: Marker prefixed to the ``repr`` of a value that is not JSON-like.
 REPR_MARKER = "<repr> "
+#: Marker prefixed to a NaN or infinity met on the automatic (never-raising) path.
+NON_FINITE_MARKER = "<non-finite> "
 #: Marker that replaces a container nested deeper than the depth limit (or cyclic).
 DEPTH_MARKER = "<truncated: nested too deep>"
 
@@ -76,12 +78,13 @@ class Redactor:
         text = _BEARER.sub(lambda m: m.group(1) + " " + REDACTED, text)
         return _SECRET_IN_TEXT.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
 
-    def clean(self, value: Any, field: str = "value", depth: int = 0) -> Any:
+    def clean(self, value: Any, field: str = "value", depth: int = 0, strict: bool = True) -> Any:
         """Return a redacted, detached copy of a user value.
 
         Mappings become dicts with sensitive keys' values replaced; lists, tuples and sets
         become lists; scalars pass; anything else becomes its ``repr`` with a marker. A float
-        NaN or infinity is refused with :class:`InvalidRecordError` naming ``field``.
+        NaN or infinity is refused with :class:`InvalidRecordError` naming ``field`` (with
+        ``strict=False``, the instrumentation's path, it becomes marked text instead).
         """
         kind = type(value)
         if kind is str:
@@ -90,7 +93,9 @@ class Redactor:
             return value
         if kind is float:
             if not math.isfinite(value):
-                raise InvalidRecordError(field, value, "must be a finite number")
+                if strict:
+                    raise InvalidRecordError(field, value, "must be a finite number")
+                return NON_FINITE_MARKER + repr(value)
             return value
         if depth >= self._max_depth:
             return DEPTH_MARKER
@@ -101,13 +106,13 @@ class Redactor:
                 if self.is_sensitive(name):
                     result[name] = REDACTED
                 else:
-                    result[name] = self.clean(item, f"{field}.{name}", depth + 1)
+                    result[name] = self.clean(item, f"{field}.{name}", depth + 1, strict)
             return result
         if isinstance(value, (list, tuple, set, frozenset)):
             items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
-            return [self.clean(item, f"{field}[]", depth + 1) for item in items]
+            return [self.clean(item, f"{field}[]", depth + 1, strict) for item in items]
         if isinstance(value, (str, int, float, Decimal)):  # subclasses: enums, numpy scalars
-            return self.clean(_plain(value), field, depth)
+            return self.clean(_plain(value), field, depth, strict)
         return REPR_MARKER + _safe_repr(value)
 
 

@@ -42,6 +42,7 @@ class Span:
         self._kind = kind
         self._attributes = attributes
         self._bundle = bundle
+        self._token: Any = None
         self.seq = 0
         self.status: str | None = None
         self.severity: str | None = None
@@ -71,30 +72,44 @@ class Span:
         if outer is not None and outer.owner is not recorder._token:
             outer = None
         self._otel_parent = None
+        self._parent = outer
+        self.seq = seq = next(recorder._seq)
         if outer is not None:
             trace_id = outer.trace_id
+            outer.children += 1
         else:
             otel = current_otel_ids() if recorder.correlate_otel else None
             if otel is not None:
                 trace_id, self._otel_parent = otel
             else:
-                trace_id = recorder._rng.getrandbits(128) or 1
-        self._parent = outer
-        self._start_ns = recorder.clock.now_ns()
-        self._start_perf = time.perf_counter_ns()
-        self.seq = next(recorder._seq)
-        if outer is not None:
-            outer.children += 1
-        self._scope = Scope(recorder._token, self.seq, trace_id, recorder._rng.getrandbits(64) or 1)
+                trace_id = recorder._trace_salt ^ seq
+        if recorder._wall_clock:  # one clock read: wall time is the event time and the timer
+            self._start_ns = time.time_ns()
+        else:
+            self._start_ns = recorder.clock.now_ns()
+            self._start_perf = time.perf_counter_ns()
+        self._scope = Scope(recorder._token, seq, trace_id, recorder._span_salt ^ seq)
         self._token = CURRENT_SCOPE.set(self._scope)
         return self
 
+    @property
+    def scope(self) -> Scope:
+        """The scope records made inside this span point to."""
+        return self._scope
+
+    def suspend(self) -> None:
+        """Stop being the current scope without ending (generators set it per step)."""
+        if self._token is not None:
+            CURRENT_SCOPE.reset(self._token)
+            self._token = None
+
     def end(self, exc: BaseException | None = None) -> None:
         """Leave the scope and record the span; never raises."""
-        try:
-            CURRENT_SCOPE.reset(self._token)
-        except ValueError:  # ended in another context (e.g. a generator): restore by hand
-            CURRENT_SCOPE.set(self._parent)
+        if self._token is not None:
+            try:
+                CURRENT_SCOPE.reset(self._token)
+            except (ValueError, RuntimeError):  # ended in another context: restore by hand
+                CURRENT_SCOPE.set(self._parent)
         try:
             self._emit(exc)
         except Exception as failure:  # never raise into the user's code from a span's end
@@ -126,9 +141,11 @@ class Span:
         else:
             status = self.status or Status.OK.value
         severity = "ERROR" if exc is not None else self.severity or "INFO"
-        end_ns = recorder.clock.now_ns()
-        if recorder.deterministic:
-            duration, observed = end_ns - self._start_ns, None
+        if recorder._wall_clock:
+            observed = time.time_ns()
+            duration = max(0, observed - self._start_ns)
+        elif recorder.deterministic:
+            duration, observed = recorder.clock.now_ns() - self._start_ns, None
         else:
             duration, observed = time.perf_counter_ns() - self._start_perf, time.time_ns()
         parent = self._parent

@@ -554,6 +554,30 @@ BUNDLE_NET_RESULT = _attr(
     "trading.bundle.net_result", "net_result", "json", "Net effect of the bundle", "seed net_result"
 )
 
+# --- instrumented calls ----------------------------------------------------------------------
+CODE_FUNCTION = _attr(
+    "code.function.name",
+    "function",
+    "string",
+    "Qualified name of the instrumented function or method",
+    "OpenTelemetry code.function.name",
+)
+CALL_ARGUMENTS = _attr(
+    "trading.call.arguments",
+    "arguments",
+    "json",
+    "Bound arguments of an instrumented call, by parameter name (redacted)",
+)
+CALL_RESULT = _attr(
+    "trading.call.result", "call_result", "json", "Result of an instrumented call (redacted)"
+)
+INSTRUMENTATION_ERROR = _attr(
+    "trading.instrumentation.error",
+    "instrumentation_error",
+    "string",
+    "What tradetrace could not capture from this call (never raised)",
+)
+
 # --- record fields and resource (not attributes of a record, named for OTLP) -----------------
 SEQ = "trading.seq"
 RUN_ID = "trading.run.id"

@@ -61,7 +61,8 @@ _KIND_HEAD: dict[RecordKind, tuple[str, ...]] = {
         "timestamp", "datetime_utc", "order_id", "client_order_id", "symbol", "side",
         "order_type", "time_in_force", "order_price", "stop_price", "order_quantity",
         "filled_quantity", "remaining_quantity", "average_price", "order_status", "reduce_only",
-        "post_only", "fee", "fee_asset", "fee_rate", "venue", "notes",
+        "post_only", "fee", "fee_asset", "fee_rate", "venue", "notes", "function",
+        "arguments", "call_result", "instrumentation_error",
     ),
     RecordKind.DECISION: _SEED_DECISION + ("bid_spread", "ask_spread"),
     RecordKind.RISK_CHECK: (
@@ -70,7 +71,8 @@ _KIND_HEAD: dict[RecordKind, tuple[str, ...]] = {
     ),
     RecordKind.ERROR: _SEED_ERROR + ("retryable", "venue"),
     RecordKind.EVENT: ("timestamp", "datetime_utc", "event_type", "status") + _EVENT_EXTRA,
-    RecordKind.SPAN: ("timestamp", "datetime_utc", "name", "status", "duration_ns", "symbol"),
+    RecordKind.SPAN: ("timestamp", "datetime_utc", "name", "status", "duration_ns", "function",
+                      "symbol", "arguments", "call_result", "instrumentation_error"),
 }
 # fmt: on
 
