@@ -150,12 +150,15 @@ class CallRecorder:
     def _clean_arguments(self, recorder: Recorder, raw: dict[str, Any]) -> dict[str, Any]:
         redactor = recorder._redactor
         sensitive = self._sensitive
-        return {
-            name: REDACTED
-            if name in sensitive or redactor.is_sensitive(name)
-            else redactor.clean(value, name, strict=False)
-            for name, value in raw.items()
-        }
+        cleaned = {}
+        for name, value in raw.items():
+            if name in sensitive or redactor.is_sensitive(name):
+                cleaned[name] = REDACTED
+            elif type(value) in _PLAIN or (type(value) is float and value - value == 0.0):
+                cleaned[name] = value  # the common case: nothing to copy, redact or check
+            else:
+                cleaned[name] = redactor.clean(value, name, strict=False)
+        return cleaned
 
     def _describe(self, recorder: Recorder, span: Any, raw: dict[str, Any], result: Any) -> None:
         """Fill ``span.attributes`` (and ``status``/``severity`` for risk checks); ``span`` is the
@@ -167,7 +170,10 @@ class CallRecorder:
         arguments = self._clean_arguments(recorder, raw) if self.capture_args else None
         cleaned = None
         if self.capture_result and result is not None:
-            cleaned = recorder._redactor.clean(result, "result", strict=False)
+            if type(result) is tuple and all(type(v) is float and v - v == 0.0 for v in result):
+                cleaned = list(result)  # e.g. (bid, ask): finite floats need no cleaning
+            else:
+                cleaned = recorder._redactor.clean(result, "result", strict=False)
         if kind == "decision":
             attributes[sc.DECISION_TYPE] = self.name
             if arguments is not None:
@@ -233,6 +239,7 @@ class CallRecorder:
 
 
 _SCALARS = frozenset({int, float, str, bool, type(None), Decimal})
+_PLAIN = frozenset({int, bool, type(None), Decimal})
 
 
 def _immutable(args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> bool:

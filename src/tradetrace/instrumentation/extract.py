@@ -93,6 +93,8 @@ def _scalar(value: Any) -> Any:
 
 def normalise(key: str, value: Any, notes: Notes) -> Any:
     """Normalise one semconv value leniently; problems become notes, never exceptions."""
+    if type(value) is float and value - value == 0.0 and key in _DECIMALS:
+        return value  # the common case
     value = _scalar(value)
     try:
         if key == sc.ORDER_SIDE:
