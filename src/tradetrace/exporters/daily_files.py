@@ -34,6 +34,8 @@ def group_by_file(
         else:
             items.append(convert(record))
     return groups
+
+
 _ERRORS = "backslashreplace"
 
 
