@@ -92,7 +92,7 @@ def test_failing_and_slow_exporters_never_delay_the_healthy_one(tmp_path: Path) 
 def test_drop_newest_counts_exactly_what_it_dropped(tmp_path: Path) -> None:
     gate, memory = GateExporter(), MemoryExporter()
     rec = tt.Recorder(
-        exporters=(gate, memory), directory=tmp_path, queue_size=100, batch_size=100,
+        exporters=(gate, memory), directory=tmp_path, queue_size=100, batch_size=1_000,
         schedule_delay=60, overflow="drop_newest",
     )  # fmt: skip
     accepted = [fill(rec, i) for i in range(250)]  # the dispatcher sleeps: 100 fit, 150 drop

@@ -8,22 +8,26 @@ finished :class:`~tradetrace.records.Record` to its :class:`Processor`.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import itertools
 import os
 import random
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from tradetrace import semconv as sc
 from tradetrace import validation as check
 from tradetrace.exporters.base import Exporter
 from tradetrace.exporters.registry import build_exporters
+from tradetrace.exporters.rows import to_json
 from tradetrace.pipeline.clock import Clock, WallClock, to_ns
 from tradetrace.pipeline.health import InternalErrors
 from tradetrace.pipeline.otel_context import current_otel_ids
@@ -104,6 +108,8 @@ class Recorder:
         redact: Iterable[str] = (),
         capture_snapshots: bool = True,
         event_history: int = 1_000_000,
+        event_buffer_size: int = 10_000,
+        snapshot_dedupe_bytes: int = 2048,
         correlate_otel: bool = True,
     ) -> None:
         service = service_name or os.environ.get("OTEL_SERVICE_NAME") or "tradetrace"
@@ -136,6 +142,12 @@ class Recorder:
         self._redactor = Redactor(redact)
         self._wall_clock = isinstance(self.clock, WallClock)
         self._event_history = event_history
+        if not isinstance(event_buffer_size, int) or not 0 < event_buffer_size < 100_000:
+            raise ValueError(
+                f"event_buffer_size={event_buffer_size!r}: must be an int > 0 and < 100000"
+            )
+        self.event_buffer_size = event_buffer_size
+        self.snapshot_dedupe_bytes = snapshot_dedupe_bytes
         self.run = self._new_run(run_id or new_run_id())
         self.exporters: tuple[Exporter, ...] = build_exporters(
             exporters if exporters is not None else ("csv", "jsonl"),
@@ -180,6 +192,8 @@ class Recorder:
         self._trace_salt = rng.getrandbits(128) | (1 << 127)
         self._events: OrderedDict[int, tuple[str, str]] = OrderedDict()
         self._events_lock = threading.Lock()
+        self._history: deque[Record] = deque(maxlen=self.event_buffer_size)
+        self._snapshots_seen: OrderedDict[str, None] = OrderedDict()
 
     def _after_fork(self) -> None:
         self.run = self._new_run(f"{self.run_id}-fork{os.getpid()}")
@@ -199,6 +213,7 @@ class Recorder:
         when: Any = None,
         parent: int | None = None,
         related: Iterable[int] | None = None,
+        keep: bool = False,
     ) -> int:
         scope = CURRENT_SCOPE.get()
         if scope is not None and scope.owner is self._token:
@@ -225,10 +240,13 @@ class Recorder:
         if self.deterministic:
             observed = None
         seq = next(self._seq)
-        self._enqueue(
-            Record(seq, self.run_id, kind, name, event_ns, observed, None, trace_id, span_id,
-                   None, parent_seq, related_seqs, severity, status, attributes)
+        record = Record(
+            seq, self.run_id, kind, name, event_ns, observed, None, trace_id, span_id, None,
+            parent_seq, related_seqs, severity, status, attributes,
         )  # fmt: skip
+        self._enqueue(record)
+        if keep:
+            self._history.append(record)
         return seq
 
     @staticmethod
@@ -548,7 +566,7 @@ class Recorder:
             attributes.update(self._snapshot_attributes(snapshot))
         self._extra(attributes, fields)
         level = check.severity(severity) if severity is not None else _INFO
-        seq = self._emit(_EVENT, name, attributes, level, state, time, parent, related)
+        seq = self._emit(_EVENT, name, attributes, level, state, time, parent, related, keep=True)
         self._remember_event(seq, name, state)
         return seq
 
@@ -590,6 +608,38 @@ class Recorder:
             update_seq = self._emit(_EVENT, name, attributes, _INFO, new, time)
             self._events[target] = (name, new)
         return update_seq
+
+    def get_events(
+        self, since: Any = None, until: Any = None, event_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The last ``event_buffer_size`` events of this run, oldest first, each with its latest
+        lifecycle status; ``since <= time < until`` and ``event_type`` filter.
+
+        Each event is a dict of its record fields (``seq``, ``time_ns``, ``event_type``,
+        ``status``, ``parent_seq``, ``related_seqs``) and its attributes by column name.
+        """
+        low = None if since is None else self._time_arg(since, "since")
+        high = None if until is None else self._time_arg(until, "until")
+        events = []
+        for record in list(self._history):
+            if event_type is not None and record.name != event_type:
+                continue
+            if (low is not None and record.time_ns < low) or (
+                high is not None and record.time_ns >= high
+            ):
+                continue
+            event: dict[str, Any] = {
+                "seq": record.seq,
+                "time_ns": record.time_ns,
+                "event_type": record.name,
+                "status": self.event_status(record.seq) or record.status,
+                "parent_seq": record.parent_seq,
+                "related_seqs": list(record.related_seqs) if record.related_seqs else None,
+            }
+            for key, value in record.attributes.items():
+                event.setdefault(sc.COLUMN_OF.get(key, key), value)
+            events.append(event)
+        return events
 
     def event_status(self, seq: int) -> str | None:
         """The latest lifecycle status of event ``seq`` in this run (``None`` if unknown)."""
@@ -689,7 +739,21 @@ class Recorder:
         if not isinstance(snapshot, Mapping):
             raise InvalidRecordError("snapshot", snapshot, "must be a mapping")
         whole = self._redactor.clean(snapshot, "snapshot")
+        content = to_json(whole, orjson.OPT_SORT_KEYS)
+        if len(content) >= self.snapshot_dedupe_bytes:
+            digest = hashlib.blake2b(content, digest_size=16).hexdigest()
+            seen = self._snapshots_seen
+            if digest in seen:  # stored once per run: repeats carry only the id
+                seen.move_to_end(digest)
+                return {sc.LEDGER_SNAPSHOT_ID: digest}
+            seen[digest] = None
+            if len(seen) > 4096:
+                seen.popitem(last=False)
+        else:
+            digest = None
         derived: dict[str, Any] = {sc.LEDGER_WALLET_BALANCE_AFTER: whole}
+        if digest is not None:
+            derived[sc.LEDGER_SNAPSHOT_ID] = digest
         if whole.get("cex_accounts") is not None:
             derived[sc.LEDGER_CEX_BALANCE_AFTER] = whole["cex_accounts"]
         derived[sc.LEDGER_ONCHAIN_POSITION_AFTER] = {

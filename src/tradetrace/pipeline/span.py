@@ -158,6 +158,7 @@ class Span:
         recorder._enqueue(record)
         if self._bundle:
             recorder._remember_event(self.seq, self._name, status)
+            recorder._history.append(record)
 
 
 def exception_attributes(

@@ -516,6 +516,14 @@ LEDGER_ONCHAIN_POSITION_AFTER = _attr(
     "seed aave_position_after",
 )
 
+LEDGER_SNAPSHOT_ID = _attr(
+    "trading.ledger.snapshot_id",
+    "snapshot_id",
+    "string",
+    "Content digest of the snapshot; a repeated large snapshot carries only this id, its content "
+    "is in the run's first record with the same id",
+)
+
 # --- funding ---------------------------------------------------------------------------------
 FUNDING_RATE = _attr(
     "trading.funding.rate",
