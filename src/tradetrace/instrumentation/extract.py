@@ -44,6 +44,12 @@ FILL_KEYS: dict[str, tuple[str, ...]] = {
     sc.FEE_RATE: ("feeRate", "fee_rate"),
     sc.FILL_LIQUIDITY_SIDE: ("liquidity_side", "liquiditySide", "takerOrMaker", "maker"),
     sc.FILL_REALIZED_PNL: ("realizedPnl", "realized_pnl", "pnl"),
+    sc.FILL_SPREAD_CAPTURED: ("spread_captured", "spreadCaptured"),
+    sc.POSITION_INVENTORY_BEFORE: ("inventory_before", "inventoryBefore"),
+    sc.POSITION_INVENTORY_AFTER: ("inventory_after", "inventoryAfter"),
+    sc.POSITION_EQUITY_BEFORE: ("equity_before", "equityBefore"),
+    sc.POSITION_EQUITY_AFTER: ("equity_after", "equityAfter"),
+    sc.NOTES: ("notes",),
 }
 ORDER_KEYS: dict[str, tuple[str, ...]] = {
     sc.ORDER_ID: ("id", "orderId", "order_id"),
