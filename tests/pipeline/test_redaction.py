@@ -101,3 +101,8 @@ def test_secrets_are_scrubbed_from_free_text(text: str, canary: str) -> None:
 def test_innocent_text_is_untouched() -> None:
     for text in ("BTC/USDT:USDT", 'binance {"code":-2010,"msg":"insufficient balance"}', "a b"):
         assert Redactor().scrub_text(text) == text
+
+
+def test_upper_case_tickers_are_not_credentials() -> None:
+    balances = Redactor().clean({"KEY": 120.5, "TOKEN": 3, "AUTH": 1, "PASS": 2, "token": "x"})
+    assert balances == {"KEY": 120.5, "TOKEN": 3, "AUTH": 1, "PASS": 2, "token": REDACTED}

@@ -123,9 +123,14 @@ class CallRecorder:
         recorder = span._recorder
         try:
             raw = self.bind(args, kwargs, skip)
+            attributes = span.attributes
             if self.capture_args:
-                span.attributes[sc.CALL_ARGUMENTS] = self._clean_arguments(recorder, raw)
-            span.attributes[sc.CODE_FUNCTION] = self.function
+                attributes[sc.CALL_ARGUMENTS] = self._clean_arguments(recorder, raw)
+            attributes[sc.CODE_FUNCTION] = self.function
+            if self.kind == "order":
+                attributes.update(extract.order_fields(raw, []))
+            if self._fixed:
+                recorder._extra(attributes, self._fixed)
             if isinstance(exc, Exception):
                 recorder.record_error(
                     type(exc).__name__, exception=exc, severity="ERROR",
@@ -169,6 +174,8 @@ class CallRecorder:
         kind = self.kind
         arguments = self._clean_arguments(recorder, raw) if self.capture_args else None
         cleaned = None
+        if isinstance(result, Mapping) and "info" in result:
+            result = {k: v for k, v in result.items() if k != "info"}  # ccxt's raw reply
         if self.capture_result and result is not None:
             if type(result) is tuple and all(type(v) is float and v - v == 0.0 for v in result):
                 cleaned = list(result)  # e.g. (bid, ask): finite floats need no cleaning

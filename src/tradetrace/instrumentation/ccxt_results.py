@@ -3,6 +3,7 @@ snapshot events, funding history -> funding events. Deduplicated across calls by
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -18,21 +19,24 @@ _SEEN_LIMIT = 100_000
 
 
 class SeenIds:
-    """A bounded set of ids already recorded (trade ids, funding ids)."""
+    """A bounded set of ids already recorded (trade ids, funding ids); thread-safe, since a
+    sync exchange may be polled from several threads."""
 
     def __init__(self, limit: int = _SEEN_LIMIT) -> None:
         self._ids: OrderedDict[Any, None] = OrderedDict()
         self._limit = limit
+        self._lock = threading.Lock()
 
     def first_time(self, key: Any) -> bool:
         """True the first time ``key`` is seen (``None`` keys are always new)."""
         if key is None:
             return True
-        if key in self._ids:
-            return False
-        self._ids[key] = None
-        if len(self._ids) > self._limit:
-            self._ids.popitem(last=False)
+        with self._lock:
+            if key in self._ids:
+                return False
+            self._ids[key] = None
+            if len(self._ids) > self._limit:
+                self._ids.popitem(last=False)
         return True
 
 
@@ -76,8 +80,9 @@ def record_balance(recorder: Recorder, span: Span, venue: str | None, result: An
     """A balance snapshot event: totals per currency as ``cex_accounts[venue]``, plus free/used."""
     if not isinstance(result, Mapping):
         return
+    totals = _without_info(result.get("total") or {})
     snapshot = {
-        "cex_accounts": {venue or "exchange": _without_info(result.get("total") or {})},
+        "cex_accounts": {venue or "exchange": totals},
         "free": _without_info(result.get("free") or {}),
         "used": _without_info(result.get("used") or {}),
     }
@@ -85,7 +90,7 @@ def record_balance(recorder: Recorder, span: Span, venue: str | None, result: An
         "BALANCE_SNAPSHOT", venue=venue.upper() if venue else None, snapshot=snapshot,
         status="completed",
     )  # fmt: skip
-    span.attributes[sc.CALL_RESULT] = {"currencies": len(snapshot["cex_accounts"])}
+    span.attributes[sc.CALL_RESULT] = {"currencies": len(totals)}
 
 
 def record_positions(recorder: Recorder, span: Span, venue: str | None, result: Any) -> None:
@@ -106,9 +111,11 @@ def record_funding(
     """Each funding payment not seen before becomes a FUNDING_PAYMENT event."""
     if not isinstance(result, list):
         return
+    new = 0
     for entry in result:
         if not isinstance(entry, Mapping) or not seen.first_time((venue, entry.get("id"))):
             continue
+        new += 1
         amount = entry.get("amount")
         fields: dict[str, Any] = {"symbol": entry.get("symbol")}
         if isinstance(amount, (int, float)):
@@ -119,3 +126,4 @@ def record_funding(
             token=entry.get("code"), status="completed",
             time=_ms_to_ns(entry.get("timestamp")), **fields,
         )  # fmt: skip
+    span.attributes[sc.CALL_RESULT] = {"payments": len(result), "new_payments": new}

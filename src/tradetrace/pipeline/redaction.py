@@ -64,8 +64,12 @@ class Redactor:
         known = self._cache.get(key)
         if known is not None:
             return known
-        normal = _NOT_ALNUM.sub("", str(key).lower())
-        verdict = normal in SENSITIVE_NAMES or any(f in normal for f in self._fragments)
+        text = str(key)
+        if len(text) <= 5 and text.isalnum() and text.isupper():
+            verdict = False  # a ticker (KEY, TOKEN, AUTH, PASS are coins), not a credential name
+        else:
+            normal = _NOT_ALNUM.sub("", text.lower())
+            verdict = normal in SENSITIVE_NAMES or any(f in normal for f in self._fragments)
         if len(self._cache) < _CACHE_LIMIT:
             self._cache[key] = verdict
         return verdict
