@@ -2,8 +2,11 @@
 
 ``from tradetrace.compat import TradeLogger`` instead of ``from common.trade_logger import
 TradeLogger``: the same data classes, helpers, methods and files, recorded through tradetrace.
+``from tradetrace.compat import EventLogger`` (or ``AsyncEventLogger``) for the audit-grade event
+logger: the same methods and event dicts, on tradetrace's ledger events.
 """
 
+from tradetrace.compat.event_logger import AsyncEventLogger, EventLogger
 from tradetrace.compat.seed_files import TradeLoggerFiles
 from tradetrace.compat.trade_logger import (
     DecisionLogEntry,
@@ -18,8 +21,10 @@ from tradetrace.compat.trade_logger import (
 )
 
 __all__ = [
+    "AsyncEventLogger",
     "DecisionLogEntry",
     "ErrorLogEntry",
+    "EventLogger",
     "TradeLogEntry",
     "TradeLogger",
     "TradeLoggerFiles",

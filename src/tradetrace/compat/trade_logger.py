@@ -246,7 +246,7 @@ class TradeLogger:
         **recorder_options: Any,
     ) -> None:
         self.strategy_name = check_file_name_part("strategy_name", strategy_name)
-        self.base_dir = Path(base_dir)
+        self.base_dir = Path(base_dir).absolute()  # files are opened later, on another thread
         self.csv_dir = self.base_dir / "csv"
         self.json_dir = self.base_dir / "json"
         self.enable_csv = enable_csv

@@ -8,6 +8,7 @@ finished :class:`~tradetrace.records.Record` to its :class:`Processor`.
 from __future__ import annotations
 
 import atexit
+import copy
 import hashlib
 import itertools
 import os
@@ -71,6 +72,7 @@ _JSON_KEYS = frozenset(k for k, s in sc.ATTRIBUTES.items() if s.type == "json")
 _TIME_KEYS = frozenset(k for k, s in sc.ATTRIBUTES.items() if s.type == "time_ns")
 _FINAL_STATUSES = frozenset(s.value for s, nxt in sc.STATUS_TRANSITIONS.items() if not nxt)
 ATOMIC_TRANSACTION = "ATOMIC_TRANSACTION"
+_UPDATE_BOOKKEEPING = frozenset({sc.EVENT_UPDATES_SEQ, sc.EVENT_TYPE})
 
 _RECORDERS: weakref.WeakSet[Recorder] = weakref.WeakSet()
 
@@ -131,7 +133,7 @@ class Recorder:
                 "deterministic=True needs a SimulatedClock and a fixed run_id, "
                 "otherwise two runs cannot write identical files"
             )
-        self.directory = Path(directory)
+        self.directory = Path(directory).absolute()  # exporters open files later, elsewhere
         self.mode = mode_value
         self.deterministic = deterministic
         self.capture_snapshots = capture_snapshots
@@ -142,7 +144,7 @@ class Recorder:
         self._redactor = Redactor(redact)
         self._wall_clock = isinstance(self.clock, WallClock)
         self._event_history = event_history
-        if not isinstance(event_buffer_size, int) or not 0 < event_buffer_size < 100_000:
+        if type(event_buffer_size) is not int or not 0 < event_buffer_size < 100_000:
             raise ValueError(
                 f"event_buffer_size={event_buffer_size!r}: must be an int > 0 and < 100000"
             )
@@ -193,7 +195,8 @@ class Recorder:
         self._events: OrderedDict[int, tuple[str, str]] = OrderedDict()
         self._events_lock = threading.Lock()
         self._history: deque[Record] = deque(maxlen=self.event_buffer_size)
-        self._snapshots_seen: OrderedDict[str, None] = OrderedDict()
+        self._snapshots_seen: OrderedDict[str, Any] = OrderedDict()  # digest -> content
+        self._event_updates: dict[int, dict[str, Any]] = {}  # seq -> fields its updates added
 
     def _after_fork(self) -> None:
         self.run = self._new_run(f"{self.run_id}-fork{os.getpid()}")
@@ -607,21 +610,25 @@ class Recorder:
             attributes[sc.EVENT_TYPE] = name
             update_seq = self._emit(_EVENT, name, attributes, _INFO, new, time)
             self._events[target] = (name, new)
+            added = {k: v for k, v in attributes.items() if k not in _UPDATE_BOOKKEEPING}
+            self._event_updates.setdefault(target, {}).update(added)
         return update_seq
 
     def get_events(
         self, since: Any = None, until: Any = None, event_type: str | None = None
     ) -> list[dict[str, Any]]:
-        """The last ``event_buffer_size`` events of this run, oldest first, each with its latest
-        lifecycle status; ``since <= time < until`` and ``event_type`` filter.
+        """The last ``event_buffer_size`` events of this run in seq order, each with its latest
+        lifecycle status and the fields its updates added; ``since <= time < until`` and
+        ``event_type`` filter.
 
-        Each event is a dict of its record fields (``seq``, ``time_ns``, ``event_type``,
-        ``status``, ``parent_seq``, ``related_seqs``) and its attributes by column name.
+        Each event is a dict (a copy: changing it changes no record) of its record fields
+        (``seq``, ``time_ns``, ``event_type``, ``status``, ``parent_seq``, ``related_seqs``) and
+        its attributes by column name; a snapshot stored once by id is resolved.
         """
         low = None if since is None else self._time_arg(since, "since")
         high = None if until is None else self._time_arg(until, "until")
         events = []
-        for record in list(self._history):
+        for record in sorted(list(self._history), key=lambda r: r.seq):
             if event_type is not None and record.name != event_type:
                 continue
             if (low is not None and record.time_ns < low) or (
@@ -637,7 +644,17 @@ class Recorder:
                 "related_seqs": list(record.related_seqs) if record.related_seqs else None,
             }
             for key, value in record.attributes.items():
-                event.setdefault(sc.COLUMN_OF.get(key, key), value)
+                event.setdefault(sc.COLUMN_OF.get(key, key), copy.deepcopy(value))
+            for key, value in self._event_updates.get(record.seq, {}).items():
+                event[sc.COLUMN_OF.get(key, key)] = copy.deepcopy(value)
+            snapshot_id = event.get("snapshot_id")
+            if snapshot_id is not None and "wallet_balance_after" not in event:
+                whole = self._snapshots_seen.get(snapshot_id)
+                if whole is not None:
+                    event.update(
+                        (sc.COLUMN_OF[k], copy.deepcopy(v))
+                        for k, v in self._derived_snapshot(whole).items()
+                    )
             events.append(event)
         return events
 
@@ -733,7 +750,8 @@ class Recorder:
         with self._events_lock:
             self._events[seq] = (name, state)
             while len(self._events) > self._event_history:
-                self._events.popitem(last=False)
+                oldest, _ = self._events.popitem(last=False)
+                self._event_updates.pop(oldest, None)
 
     def _snapshot_attributes(self, snapshot: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(snapshot, Mapping):
@@ -746,14 +764,20 @@ class Recorder:
             if digest in seen:  # stored once per run: repeats carry only the id
                 seen.move_to_end(digest)
                 return {sc.LEDGER_SNAPSHOT_ID: digest}
-            seen[digest] = None
+            seen[digest] = whole
             if len(seen) > 4096:
                 seen.popitem(last=False)
         else:
             digest = None
-        derived: dict[str, Any] = {sc.LEDGER_WALLET_BALANCE_AFTER: whole}
+        derived = self._derived_snapshot(whole)
         if digest is not None:
             derived[sc.LEDGER_SNAPSHOT_ID] = digest
+        return derived
+
+    @staticmethod
+    def _derived_snapshot(whole: dict[str, Any]) -> dict[str, Any]:
+        """The whole snapshot plus the seed's derived CEX and on-chain subsets."""
+        derived: dict[str, Any] = {sc.LEDGER_WALLET_BALANCE_AFTER: whole}
         if whole.get("cex_accounts") is not None:
             derived[sc.LEDGER_CEX_BALANCE_AFTER] = whole["cex_accounts"]
         derived[sc.LEDGER_ONCHAIN_POSITION_AFTER] = {

@@ -26,6 +26,7 @@ from tradetrace.semconv.columns import (
 )
 from tradetrace.semconv.enums import (
     STATUS_TRANSITIONS,
+    EventType,
     LiquiditySide,
     Mode,
     OrderType,
@@ -52,6 +53,7 @@ __all__ = [  # noqa: RUF022
     "SQL_TYPE_OF_VALUE",
     "TABLE_COLUMNS",
     "STATUS_TRANSITIONS",
+    "EventType",
     "LiquiditySide",
     "Mode",
     "OrderType",

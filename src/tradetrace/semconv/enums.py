@@ -95,6 +95,38 @@ class Mode(_Wire):
     LIVE = "live"
 
 
+class EventType(_Wire):
+    """Ledger event types (``trading.event.type``): every type of the seed event logger, plus
+    the snapshot events of the ccxt instrumentation. Custom types are allowed as plain text."""
+
+    # on-chain
+    GAS_FEE_PAID = "GAS_FEE_PAID"
+    STAKE_DEPOSIT = "STAKE_DEPOSIT"
+    STAKE_WITHDRAWAL = "STAKE_WITHDRAWAL"
+    COLLATERAL_SUPPLIED = "COLLATERAL_SUPPLIED"
+    COLLATERAL_WITHDRAWN = "COLLATERAL_WITHDRAWN"
+    LOAN_CREATED = "LOAN_CREATED"
+    LOAN_REPAID = "LOAN_REPAID"
+    VENUE_TRANSFER = "VENUE_TRANSFER"
+    # CEX
+    SPOT_TRADE = "SPOT_TRADE"
+    TRADE_EXECUTED = "TRADE_EXECUTED"
+    FUNDING_PAYMENT = "FUNDING_PAYMENT"
+    # complex (atomic bundles)
+    ATOMIC_TRANSACTION = "ATOMIC_TRANSACTION"
+    FLASH_BORROW = "FLASH_BORROW"
+    FLASH_REPAID = "FLASH_REPAID"
+    ATOMIC_LEVERAGE_EXECUTION = "ATOMIC_LEVERAGE_EXECUTION"
+    # monitoring
+    HOURLY_RECONCILIATION = "HOURLY_RECONCILIATION"
+    PRICE_UPDATE = "PRICE_UPDATE"
+    RISK_ALERT = "RISK_ALERT"
+    REBALANCE_EXECUTED = "REBALANCE_EXECUTED"
+    # snapshots (ccxt instrumentation: fetch_balance, fetch_positions)
+    BALANCE_SNAPSHOT = "BALANCE_SNAPSHOT"
+    POSITIONS_SNAPSHOT = "POSITIONS_SNAPSHOT"
+
+
 #: Lifecycle moves that ``update_event`` accepts; every other move is refused.
 STATUS_TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset(

@@ -9,6 +9,7 @@ from tradetrace.semconv.attributes import ATTRIBUTES
 from tradetrace.semconv.columns import KIND_COLUMNS, KIND_FILE_STEM, RECORD_COLUMNS, TABLE_COLUMNS
 from tradetrace.semconv.enums import (
     STATUS_TRANSITIONS,
+    EventType,
     LiquiditySide,
     Mode,
     OrderType,
@@ -20,7 +21,7 @@ from tradetrace.semconv.enums import (
 )
 
 _ENUMS: tuple[type[Enum], ...] = (
-    RecordKind, Side, OrderType, TimeInForce, LiquiditySide, Severity, Status, Mode,
+    RecordKind, Side, OrderType, TimeInForce, LiquiditySide, Severity, Status, Mode, EventType,
 )  # fmt: skip
 
 
