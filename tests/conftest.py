@@ -23,9 +23,3 @@ def recorder(memory: MemoryExporter, tmp_path: Path) -> Iterator[tt.Recorder]:
     )
     yield rec
     rec.shutdown(5)
-
-
-def flushed(rec: tt.Recorder, memory: MemoryExporter) -> list[tt.Record]:
-    """Flush and return the memory exporter's records ordered by seq."""
-    assert rec.flush(10), rec.health()
-    return sorted(memory.records, key=lambda r: r.seq)

@@ -20,7 +20,7 @@ import orjson
 import pytest
 
 import tradetrace as tt
-from conftest import flushed
+from recording import flushed
 from tradetrace import ledger
 from tradetrace import semconv as sc
 from tradetrace.exporters.memory import MemoryExporter

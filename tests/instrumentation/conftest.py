@@ -4,7 +4,6 @@ exchanges pointed at it: ccxt's own HTTP, signing and error handling run, offlin
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,25 +26,6 @@ CREDENTIALS = {
 }
 
 
-def _root_conftest_helpers() -> dict[str, Any]:
-    """The plain helper functions of tests/conftest.py (``flushed``).
-
-    ``from conftest import flushed`` (tests/pipeline) imports whichever conftest pytest loaded
-    last, which may be this one: the root's helpers stay importable from here too.
-    """
-    spec = importlib.util.spec_from_file_location(
-        "_tradetrace_tests_root_conftest", Path(__file__).resolve().parents[1] / "conftest.py"
-    )
-    assert spec is not None and spec.loader is not None
-    root = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(root)
-    return {
-        name: value
-        for name, value in vars(root).items()
-        if inspect.isfunction(value) and value.__module__ == root.__name__
-    }
-
-
 def _load_example(name: str) -> ModuleType:
     """Import ``examples/<name>.py`` (not a package) as module ``name``."""
     if name in sys.modules:
@@ -58,7 +38,6 @@ def _load_example(name: str) -> ModuleType:
     return module
 
 
-globals().update({k: v for k, v in _root_conftest_helpers().items() if k not in globals()})
 fake_exchange = _load_example("fake_exchange")
 FakeBinance = fake_exchange.FakeBinance
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import tradetrace as tt
-from conftest import flushed
+from recording import flushed
 from tradetrace import semconv as sc
 from tradetrace.exporters.memory import MemoryExporter
 from tradetrace.pipeline.redaction import REDACTED
