@@ -31,6 +31,7 @@ from tradetrace.pipeline.clock import SimulatedClock, WallClock
 from tradetrace.pipeline.processor import FlushResult
 from tradetrace.pipeline.recorder import LifecycleError, Recorder
 from tradetrace.pipeline.span import Span
+from tradetrace.query import query, summary, verify
 from tradetrace.records import (
     DecisionEntry,
     ErrorEntry,
@@ -68,6 +69,7 @@ __all__ = [
     "get_recorder",
     "health",
     "instrument",
+    "query",
     "record",
     "record_decision",
     "record_error",
@@ -78,6 +80,8 @@ __all__ = [
     "semconv",
     "shutdown",
     "span",
+    "summary",
     "uninstrument",
     "update_event",
+    "verify",
 ]

@@ -22,6 +22,24 @@ def _jsonl(directory: Path, service: str) -> Exporter:
     return JsonLinesExporter(directory / "json", service)
 
 
+def _duckdb(directory: Path, service: str) -> Exporter:
+    from tradetrace.exporters.duckdb import DuckDBExporter
+
+    return DuckDBExporter(directory / "tradetrace.duckdb")
+
+
+def _parquet(directory: Path, service: str) -> Exporter:
+    from tradetrace.exporters.parquet import ParquetExporter
+
+    return ParquetExporter(directory / "parquet")
+
+
+def _otlp(directory: Path, service: str) -> Exporter:
+    from tradetrace.exporters.otlp import OtlpExporter
+
+    return OtlpExporter()  # configured by the OTEL_* environment variables
+
+
 def _memory(directory: Path, service: str) -> Exporter:
     from tradetrace.exporters.memory import MemoryExporter
 
@@ -38,6 +56,9 @@ FACTORIES: dict[str, Factory] = {
     "csv": _csv,
     "jsonl": _jsonl,
     "json": _jsonl,
+    "duckdb": _duckdb,
+    "parquet": _parquet,
+    "otlp": _otlp,
     "memory": _memory,
     "console": _console,
 }

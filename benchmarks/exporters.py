@@ -1,0 +1,436 @@
+"""Benchmark: the DuckDB and Parquet exporters against bare Arrow writes, and SQL over fills.
+
+Run from the repository root (tradetrace installed, e.g. ``pip install -e .``)::
+
+    python benchmarks/exporters.py          # 1 000 000 records; queries over 10 000 000 fills
+    python benchmarks/exporters.py --quick  # 100 000 records; queries over 1 000 000 fills
+
+Everything is printed from one run, with PASS/MISS against the goals.
+
+Part 1 - exporter throughput. Fill records built as ``Recorder.record_fill`` builds them (semconv
+keys, float prices and sizes, 16 attributes) go through the exporter (``open``, ``export`` in
+batches of 512, ``shutdown``), generated in chunks so that a million Python records are never
+alive at once; only the exporter's calls are timed. The baselines write the very same rows,
+converted to Arrow beforehand outside the timed region:
+
+* DuckDB: one ``INSERT INTO records SELECT * FROM <table>`` of all the rows into a fresh file
+  with the exporter's own tables (primary key included), then ``CHECKPOINT``;
+* Parquet: ``pyarrow.parquet.write_table`` of the same files (100 000 rows each, the
+  exporter's schema and compression).
+
+Goals: bare time / exporter time >= 0.5 for both.
+
+Part 2 - two SQL queries over fills generated inside DuckDB (``range()`` and ``random()``,
+cast to the ``records`` table of the DuckDB exporter): ``summary`` (count, realized PnL, fees,
+winning and losing trades) and ``pnl_daily`` (per UTC day and symbol: count, volume
+``price x size``, fees, realized PnL; each factor of the product rounded to 9 places as the
+``pnl_daily`` view does, since DECIMAL(38,18) cannot hold the exact product). Median of 3 runs
+each; goal: under 2 s each for 10 000 000 fills. ``pnl_daily`` without the volume is shown for
+reference: on DECIMAL(38,18), a 128-bit integer, DuckDB's rescaling casts dominate.
+
+Part 3 - peak RSS of the whole run (``resource.getrusage``); goal: under 500 MB. The query
+database is opened with ``memory_limit = '256MB'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import tradetrace
+from tradetrace import semconv as sc
+from tradetrace.exporters.arrow_table import records_table
+from tradetrace.exporters.duckdb import (
+    MEMORY_LIMIT,
+    THREADS,
+    DuckDBExporter,
+    connect,
+    prepare,
+)
+from tradetrace.exporters.memory import MemoryExporter
+from tradetrace.exporters.parquet import ParquetExporter, parquet_table
+from tradetrace.pipeline.run import Run
+from tradetrace.records import Record
+
+
+@dataclass(frozen=True)
+class Settings:
+    records: int  # records through each exporter
+    query_fills: int  # fills in the query table
+    repeats: int  # runs per writer (the median is reported)
+    batch_size: int = 512
+    chunk: int = 25_600  # records alive at once while exporting (a multiple of batch_size)
+    rows_per_file: int = 100_000
+
+
+FULL = Settings(records=1_000_000, query_fills=10_000_000, repeats=3)
+QUICK = Settings(records=100_000, query_fills=1_000_000, repeats=3)
+
+GOAL_RATIO = 0.5
+GOAL_QUERY_S = 2.0
+GOAL_RSS_MB = 500.0
+QUERY_MEMORY_LIMIT = "256MB"
+#: 2024-05-12T00:00:00Z: records are one millisecond apart from here.
+BASE_NS = 1_715_472_000 * 1_000_000_000
+RUN = Run(run_id="bench", service_name="bench", mode="backtest", clock_source="simulated")
+
+#: A fill as a trading loop records it (floats, as most strategies have them).
+FILL: dict[str, Any] = {
+    "symbol": "BTC-USDT",
+    "side": "BUY",
+    "price": 67_500.1,
+    "quantity": 0.0015,
+    "fee": 0.0101,
+    "fee_currency": "USDT",
+    "order_id": "ord-1720000000-000042",
+    "client_order_id": "as-mm-000042",
+    "order_type": "LIMIT",
+    "realized_pnl": 1.25,
+    "spread_captured": 0.35,
+    "inventory_before": 0.012,
+    "inventory_after": 0.0135,
+    "equity_before": 10_000.0,
+    "equity_after": 10_001.25,
+    "notes": "bid hit at level 1",
+}
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process, in MB (``resource.getrusage``)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: KiB, macOS: bytes
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def own_peak_rss_mb() -> float:
+    """Peak RSS of a child process since its ``exec`` (Linux keeps the parent's high-water
+    mark of before the exec in ``ru_maxrss``; ``VmHWM`` does not)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_rss_mb()
+
+
+#: Peak RSS of each child process that timed a bare baseline, in MB.
+CHILD_PEAKS: list[float] = []
+
+
+@contextmanager
+def scratch_directory() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="tradetrace-bench-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+def fill_template() -> dict[str, Any]:
+    """The attributes ``record_fill(**FILL)`` produces, in its order."""
+    memory = MemoryExporter()
+    rec = tradetrace.Recorder(service_name="bench", exporters=(memory,), queue_size=16)
+    rec.record_fill(**FILL)
+    rec.shutdown()
+    return dict(memory.records[0].attributes)
+
+
+def fill_chunks(settings: Settings) -> Iterator[list[Record]]:
+    """The benchmark's fills, ``settings.chunk`` at a time, the same on every call: prices on a
+    0.01 grid, sizes on a 0.0001 grid, PnL and fees with 4 and 6 decimals, unique order ids."""
+    template = fill_template()
+    rng = random.Random(42)
+    symbols = ("BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT")
+    for start in range(0, settings.records, settings.chunk):
+        chunk: list[Record] = []
+        for i in range(start, min(start + settings.chunk, settings.records)):
+            a = dict(template)
+            a[sc.SYMBOL] = symbols[i % 4]
+            a[sc.ORDER_SIDE] = "BUY" if i % 2 else "SELL"
+            a[sc.FILL_PRICE] = round(60_000 + rng.random() * 1_000, 2)
+            a[sc.FILL_QUANTITY] = round(0.0001 + rng.random() * 2, 4)
+            a[sc.FEE_AMOUNT] = round(rng.random() * 0.5, 6)
+            a[sc.FILL_REALIZED_PNL] = round((rng.random() - 0.48) * 100, 4)
+            a[sc.ORDER_ID] = f"ord-1720000000-{i:07d}"
+            a[sc.ORDER_CLIENT_ID] = f"as-mm-{i:07d}"
+            t = BASE_NS + i * 1_000_000
+            chunk.append(Record(i + 1, RUN.run_id, "fill", "fill", t, t + 25_000, None, None,
+                                None, None, None, None, "INFO", None, a))  # fmt: skip
+        yield chunk
+
+
+def batches(chunk: list[Record], size: int) -> Iterator[list[Record]]:
+    for i in range(0, len(chunk), size):
+        yield chunk[i : i + size]
+
+
+def timed_exporter(exporter: Any, settings: Settings) -> float:
+    """Seconds spent in the exporter's ``open``, ``export`` and ``shutdown`` calls (record
+    generation excluded; each chunk is moved out of the collector's way with ``gc.freeze``)."""
+    spent = 0.0
+    start = time.perf_counter()
+    exporter.open(RUN)
+    spent += time.perf_counter() - start
+    for chunk in fill_chunks(settings):
+        gc.collect()
+        gc.freeze()
+        start = time.perf_counter()
+        for batch in batches(chunk, settings.batch_size):
+            if exporter.export(batch) is not tradetrace.ExportResult.SUCCESS:
+                raise SystemExit(f"{exporter!r} failed a batch")
+        spent += time.perf_counter() - start
+        gc.unfreeze()
+    start = time.perf_counter()
+    exporter.shutdown(60.0)
+    return spent + time.perf_counter() - start
+
+
+def arrow_chunks(settings: Settings) -> Iterator[pa.Table]:
+    """The exporters' Arrow tables of the benchmark's fills, one per chunk."""
+    for chunk in fill_chunks(settings):
+        yield pa.concat_tables(records_table(b) for b in batches(chunk, settings.batch_size))
+
+
+# --- part 1: exporters ----------------------------------------------------------------------
+
+
+def duckdb_exporter_seconds(settings: Settings, root: Path) -> float:
+    path = root / "exporter.duckdb"
+    seconds = timed_exporter(DuckDBExporter(path), settings)
+    rows = duckdb.connect(str(path)).execute("SELECT count(*) FROM records").fetchone()
+    if rows is None or rows[0] != settings.records:
+        raise SystemExit(f"the DuckDB exporter wrote {rows} rows, not {settings.records}")
+    return seconds
+
+
+def duckdb_bare_seconds(settings: Settings, root: Path) -> float:
+    table = pa.concat_tables(arrow_chunks(settings))
+    gc.collect()
+    connection = connect(root / "bare.duckdb")
+    connection.execute("SET memory_limit = ?", [MEMORY_LIMIT])  # the exporter's settings
+    connection.execute("SET threads = ?", [THREADS])
+    prepare(connection)
+    start = time.perf_counter()
+    connection.register("fills", table)
+    connection.execute("INSERT INTO records SELECT * FROM fills")
+    connection.execute("CHECKPOINT")
+    connection.close()
+    return time.perf_counter() - start
+
+
+def parquet_exporter_seconds(settings: Settings, root: Path) -> float:
+    exporter = ParquetExporter(root / "exporter-parquet", rows_per_file=settings.rows_per_file)
+    seconds = timed_exporter(exporter, settings)
+    files = list((root / "exporter-parquet").rglob("*.parquet"))
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    if rows != settings.records:
+        raise SystemExit(f"the Parquet exporter wrote {rows} rows, not {settings.records}")
+    return seconds
+
+
+def parquet_bare_seconds(settings: Settings, root: Path) -> float:
+    whole = pa.concat_tables(arrow_chunks(settings))
+    tables = [
+        parquet_table(whole.slice(i, settings.rows_per_file))
+        for i in range(0, whole.num_rows, settings.rows_per_file)
+    ]
+    del whole
+    folder = root / "bare-parquet"
+    folder.mkdir()
+    gc.collect()
+    start = time.perf_counter()
+    for index, table in enumerate(tables):
+        pq.write_table(table, folder / f"bare-{index}.parquet", compression="zstd")
+    return time.perf_counter() - start
+
+
+WRITERS: dict[str, Callable[[Settings, Path], float]] = {
+    "duckdb-exporter": duckdb_exporter_seconds,
+    "duckdb-bare": duckdb_bare_seconds,
+    "parquet-exporter": parquet_exporter_seconds,
+    "parquet-bare": parquet_bare_seconds,
+}
+LABELS = {
+    "duckdb-exporter": "DuckDBExporter (open, export, shutdown)",
+    "duckdb-bare": "bare INSERT of the Arrow table + CHECKPOINT",
+    "parquet-exporter": "ParquetExporter (open, export, shutdown)",
+    "parquet-bare": "bare pyarrow.parquet.write_table",
+}
+
+
+def run_writer(writer: str, settings: Settings, root: Path, quick: bool) -> float:
+    """Seconds of one writer; the bare baselines run in a child process (their input, every
+    row as one Arrow table, is theirs, not tradetrace's: it stays out of the RSS goal)."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{writer}-", dir=root))
+    try:
+        if writer.endswith("-exporter"):
+            return WRITERS[writer](settings, folder)
+        command = [sys.executable, __file__, "--writer", writer, "--directory", str(folder)]
+        done = subprocess.run(command + (["--quick"] if quick else []), capture_output=True,
+                              text=True, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise SystemExit(f"{writer} failed:\n{done.stderr}")
+        seconds, peak = done.stdout.split()[-2:]
+        CHILD_PEAKS.append(float(peak))
+        return float(seconds)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def part_one(settings: Settings, root: Path, quick: bool) -> None:
+    n = settings.records
+    print(
+        f"Part 1 - exporter throughput: {n:,} fill records, batches of {settings.batch_size}, "
+        f"median of {settings.repeats} runs"
+    )
+    runs: dict[str, list[float]] = {writer: [] for writer in WRITERS}
+    for _ in range(settings.repeats):  # in turn, so that drift hits all alike
+        for writer in WRITERS:
+            runs[writer].append(run_writer(writer, settings, root, quick))
+    seconds = {writer: statistics.median(values) for writer, values in runs.items()}
+    print(f"  {'writer':<48}{'wall s':>10}{'records/s':>12}")
+    for writer, value in seconds.items():
+        print(f"  {LABELS[writer]:<48}{value:>10.3f}{n / value:>12,.0f}")
+    print()
+    print(f"  {'ratio (bare time / exporter time)':<48}{'value':>10}  goal")
+    for label, bare, exporter in (
+        ("bare INSERT / DuckDBExporter", "duckdb-bare", "duckdb-exporter"),
+        ("bare write_table / ParquetExporter", "parquet-bare", "parquet-exporter"),
+    ):
+        ratio = seconds[bare] / seconds[exporter]
+        goal = f">= {GOAL_RATIO}"
+        print(f"  {label:<48}{ratio:>10.3f}  {goal:<10}{verdict(ratio >= GOAL_RATIO)}")
+
+
+# --- part 2: queries ------------------------------------------------------------------------
+
+_PRODUCT = "CAST(price AS DECIMAL(38,9)) * CAST(size AS DECIMAL(38,9))"
+QUERIES: dict[str, str] = {
+    "summary": """SELECT count(*) AS trades, sum(realized_pnl) AS realized_pnl,
+  sum(fee) AS fees, count(*) FILTER (WHERE realized_pnl > 0) AS winning_trades,
+  count(*) FILTER (WHERE realized_pnl < 0) AS losing_trades
+FROM records WHERE kind = 'fill'""",
+    "pnl_daily": f"""SELECT date_trunc('day', time) AS day, symbol, count(*) AS trades,
+  sum({_PRODUCT}) AS volume, sum(fee) AS fees, sum(realized_pnl) AS realized_pnl
+FROM records WHERE kind = 'fill' GROUP BY ALL ORDER BY ALL""",
+    "pnl_daily without volume (info)": """SELECT date_trunc('day', time) AS day, symbol,
+  count(*) AS trades, sum(fee) AS fees, sum(realized_pnl) AS realized_pnl
+FROM records WHERE kind = 'fill' GROUP BY ALL ORDER BY ALL""",
+}
+
+#: The fills, generated inside DuckDB: 1 ms apart, 4 symbols, prices on a 0.01 grid, sizes on a
+#: 0.0001 grid, fees with 6 decimals, PnL with 4 (about 52 % winners).
+GENERATE = """INSERT INTO records (seq, run_id, kind, name, time, time_ns, observed_time,
+  observed_ns, severity, symbol, side, order_id, price, size, fee, fee_asset, realized_pnl)
+SELECT i + 1, 'bench', 'fill', 'fill',
+  make_timestamp(1715472000000000 + i * 1000)::TIMESTAMPTZ,
+  1715472000000000000 + i * 1000000,
+  make_timestamp(1715472000000025 + i * 1000)::TIMESTAMPTZ,
+  1715472000000025000 + i * 1000000, 'INFO',
+  ['BTC-USDT', 'ETH-USDT', 'SOL-USDT', 'XRP-USDT'][1 + i % 4],
+  CASE WHEN i % 2 = 0 THEN 'BUY' ELSE 'SELL' END, 'ord-' || i,
+  (6000000 + (random() * 100000)::BIGINT)::DECIMAL(18,2),
+  (1 + (random() * 20000)::BIGINT)::DECIMAL(18,4),
+  ((random() * 500000)::BIGINT)::DECIMAL(18,6), 'USDT',
+  ((random() * 1000000)::BIGINT - 480000)::DECIMAL(18,4)
+FROM range(?) AS t(i)"""
+
+
+def part_two(settings: Settings, root: Path) -> None:
+    n = settings.query_fills
+    print(f"Part 2 - SQL over {n:,} fills in a DuckDB records table (median of 3 runs)")
+    connection = connect(root / "queries.duckdb")
+    connection.execute(f"SET memory_limit = '{QUERY_MEMORY_LIMIT}'")
+    connection.execute("SET TimeZone = 'UTC'")
+    prepare(connection)
+    start = time.perf_counter()
+    connection.execute(GENERATE, [n])
+    connection.execute("CHECKPOINT")
+    print(f"  generated in {time.perf_counter() - start:.1f} s")
+    print(f"  {'query':<48}{'median s':>10}  goal")
+    for label, sql in QUERIES.items():
+        runs = []
+        for _ in range(3):
+            start = time.perf_counter()
+            connection.execute(sql).fetchall()
+            runs.append(time.perf_counter() - start)
+        seconds = statistics.median(runs)
+        if label.endswith("(info)"):
+            print(f"  {label:<48}{seconds:>10.3f}  (ref)")
+        else:
+            goal = f"< {GOAL_QUERY_S:g} s"
+            print(f"  {label:<48}{seconds:>10.3f}  {goal:<10}{verdict(seconds < GOAL_QUERY_S)}")
+    connection.close()
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def describe_environment() -> str:
+    return (
+        f"tradetrace {tradetrace.__version__}, Python {platform.python_version()}, "
+        f"duckdb {duckdb.__version__}, pyarrow {pa.__version__}, {os.cpu_count()} CPUs, "
+        f"{platform.system()} {platform.machine()}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100 000 records, 1 000 000 fills")
+    parser.add_argument("--writer", choices=sorted(WRITERS), help=argparse.SUPPRESS)
+    parser.add_argument("--directory", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    settings = QUICK if args.quick else FULL
+    if args.writer:  # a child process timing one writer: seconds and its own peak RSS
+        seconds = WRITERS[args.writer](settings, args.directory)
+        print(seconds, own_peak_rss_mb())
+        return 0
+    started = time.perf_counter()
+    print(f"benchmarks/exporters.py{' --quick' if args.quick else ''}: {describe_environment()}")
+    print()
+    with scratch_directory() as root:
+        part_one(settings, root, args.quick)
+        print()
+        part_two(settings, root)
+    print()
+    own = peak_rss_mb()
+    children = max(CHILD_PEAKS, default=0.0)
+    print("Part 3 - memory: peak RSS (MB)")
+    goal = f"< {GOAL_RSS_MB:g} MB"
+    print(f"  {'this process: exporters and queries':<48}{own:>10.1f}  {goal:<10}"
+          f"{verdict(own < GOAL_RSS_MB)}")  # fmt: skip
+    print(f"  {'bare baselines (child processes)':<48}{children:>10.1f}  (ref)")
+    print()
+    print(f"total {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
