@@ -224,4 +224,46 @@ def run_demo(
     parquet = root / "parquet"
     if parquet.is_dir():
         print(f"wrote {parquet}/kind=*/date=*/*.parquet", file=out)
+    if "duckdb" in exporters or "parquet" in exporters or "csv" in exporters:
+        inspect_session(root, out)
     return recorder
+
+
+#: Three questions a trader asks after a session, as SQL over the views.
+EXAMPLE_QUERIES: tuple[tuple[str, str], ...] = (
+    (
+        "Fills, volume and fees by side",
+        "SELECT side, count(*) AS fills, sum(size) AS volume, sum(fee) AS fees, "
+        "sum(realized_pnl) AS realized_pnl FROM fills GROUP BY side ORDER BY side",
+    ),
+    (
+        "Risk checks by outcome",
+        "SELECT check_name, passed, severity, count(*) AS checks FROM risk_checks "
+        "GROUP BY ALL ORDER BY ALL",
+    ),
+    (
+        "The ledger: latest status of every event",
+        "SELECT seq, event_type, status FROM event_status ORDER BY seq",
+    ),
+)
+
+
+def inspect_session(root: Path, out: TextIO) -> None:
+    """Print the seed's summary statistics, three SQL answers and ``verify``; write the report."""
+    from tradetrace.query import query, summary, verify
+    from tradetrace.query.render import table
+    from tradetrace.report import write_report
+
+    stats = summary(root)
+    print("\n=== Summary Stats ===", file=out)
+    for key, value in stats.items():
+        shown = f"{value:.2f}%" if key == "win_rate" and value is not None else value
+        print(f"{key}: {shown}", file=out)
+    for title, sql in EXAMPLE_QUERIES:
+        relation = query(sql, source=root)
+        print(f"\n=== {title} ===\n{sql}", file=out)
+        print(table(relation.columns, relation.fetchall()), file=out)
+    report = verify(root)
+    print(f"\n=== verify ===\n{report}", file=out)
+    path = write_report(root, root / "report.html")
+    print(f"\nreport: {path}", file=out)
