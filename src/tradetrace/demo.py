@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from tradetrace.api import configure, shutdown
 from tradetrace.instrumentation.auto import auto_instrument
 from tradetrace.instrumentation.decorators import instrument
 from tradetrace.pipeline.clock import SimulatedClock
@@ -195,7 +196,7 @@ def run_demo(
     if progress is None and sys.stderr.isatty():
         progress = sys.stderr
     clock = SimulatedClock(START)
-    recorder = Recorder(
+    recorder = configure(  # the global recorder: the decorated inventory_skew records there
         service_name="avellaneda", exporters=exporters, directory=directory, mode="backtest",
         clock=clock, strategy="avellaneda_stoikov",
     )  # fmt: skip
@@ -203,7 +204,7 @@ def run_demo(
     print(f"{steps} one-second quoting cycles on {SYMBOL}, simulated clock from {START}", file=out)
     client = simulate(recorder, clock, steps, seed, progress)
     ledger_tour(recorder, clock)
-    result = recorder.shutdown(30)
+    result = shutdown(30)
     health = recorder.health()
     net = client.realized - client.fees
     print("", file=out)
