@@ -28,14 +28,19 @@ winning and losing trades) and ``pnl_daily`` (per UTC day and symbol: count, vol
 each; goal: under 2 s each for 10 000 000 fills. ``pnl_daily`` without the volume is shown for
 reference: on DECIMAL(38,18), a 128-bit integer, DuckDB's rescaling casts dominate.
 
-Part 3 - peak RSS of the whole run (``resource.getrusage``); goal: under 500 MB. The query
-database is opened with ``memory_limit = '256MB'``.
+Part 3 - peak RSS (``resource.getrusage``; ``VmHWM`` on Linux). Every phase above runs in a
+process of its own, one after the other, so that each is measured alone: run in one interpreter,
+unrelated phases would add up the memory the allocators of Python, Arrow and DuckDB keep for
+reuse after each. Goal: the largest tradetrace process (an exporter run or the queries) under
+500 MB. The bare baselines hold every row as one Arrow table by design; they are shown for
+reference. The query database is opened with ``memory_limit = '256MB'``.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import platform
 import random
@@ -137,10 +142,6 @@ def own_peak_rss_mb() -> float:
     return peak_rss_mb()
 
 
-#: Peak RSS of each child process that timed a bare baseline, in MB.
-CHILD_PEAKS: list[float] = []
-
-
 @contextmanager
 def scratch_directory() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="tradetrace-bench-"))
@@ -221,16 +222,17 @@ def arrow_chunks(settings: Settings) -> Iterator[pa.Table]:
 # --- part 1: exporters ----------------------------------------------------------------------
 
 
-def duckdb_exporter_seconds(settings: Settings, root: Path) -> float:
+def duckdb_exporter(settings: Settings, root: Path) -> dict[str, Any]:
     path = root / "exporter.duckdb"
     seconds = timed_exporter(DuckDBExporter(path), settings)
-    rows = duckdb.connect(str(path)).execute("SELECT count(*) FROM records").fetchone()
+    with duckdb.connect(str(path)) as connection:
+        rows = connection.execute("SELECT count(*) FROM records").fetchone()
     if rows is None or rows[0] != settings.records:
         raise SystemExit(f"the DuckDB exporter wrote {rows} rows, not {settings.records}")
-    return seconds
+    return {"seconds": seconds}
 
 
-def duckdb_bare_seconds(settings: Settings, root: Path) -> float:
+def duckdb_bare(settings: Settings, root: Path) -> dict[str, Any]:
     table = pa.concat_tables(arrow_chunks(settings))
     gc.collect()
     connection = connect(root / "bare.duckdb")
@@ -242,20 +244,20 @@ def duckdb_bare_seconds(settings: Settings, root: Path) -> float:
     connection.execute("INSERT INTO records SELECT * FROM fills")
     connection.execute("CHECKPOINT")
     connection.close()
-    return time.perf_counter() - start
+    return {"seconds": time.perf_counter() - start}
 
 
-def parquet_exporter_seconds(settings: Settings, root: Path) -> float:
+def parquet_exporter(settings: Settings, root: Path) -> dict[str, Any]:
     exporter = ParquetExporter(root / "exporter-parquet", rows_per_file=settings.rows_per_file)
     seconds = timed_exporter(exporter, settings)
     files = list((root / "exporter-parquet").rglob("*.parquet"))
     rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     if rows != settings.records:
         raise SystemExit(f"the Parquet exporter wrote {rows} rows, not {settings.records}")
-    return seconds
+    return {"seconds": seconds}
 
 
-def parquet_bare_seconds(settings: Settings, root: Path) -> float:
+def parquet_bare(settings: Settings, root: Path) -> dict[str, Any]:
     whole = pa.concat_tables(arrow_chunks(settings))
     tables = [
         parquet_table(whole.slice(i, settings.rows_per_file))
@@ -268,14 +270,14 @@ def parquet_bare_seconds(settings: Settings, root: Path) -> float:
     start = time.perf_counter()
     for index, table in enumerate(tables):
         pq.write_table(table, folder / f"bare-{index}.parquet", compression="zstd")
-    return time.perf_counter() - start
+    return {"seconds": time.perf_counter() - start}
 
 
-WRITERS: dict[str, Callable[[Settings, Path], float]] = {
-    "duckdb-exporter": duckdb_exporter_seconds,
-    "duckdb-bare": duckdb_bare_seconds,
-    "parquet-exporter": parquet_exporter_seconds,
-    "parquet-bare": parquet_bare_seconds,
+WRITERS: dict[str, Callable[[Settings, Path], dict[str, Any]]] = {
+    "duckdb-exporter": duckdb_exporter,
+    "duckdb-bare": duckdb_bare,
+    "parquet-exporter": parquet_exporter,
+    "parquet-bare": parquet_bare,
 }
 LABELS = {
     "duckdb-exporter": "DuckDBExporter (open, export, shutdown)",
@@ -285,21 +287,18 @@ LABELS = {
 }
 
 
-def run_writer(writer: str, settings: Settings, root: Path, quick: bool) -> float:
-    """Seconds of one writer; the bare baselines run in a child process (their input, every
-    row as one Arrow table, is theirs, not tradetrace's: it stays out of the RSS goal)."""
-    folder = Path(tempfile.mkdtemp(prefix=f"{writer}-", dir=root))
+def run_phase(phase: str, settings: Settings, root: Path, quick: bool) -> dict[str, Any]:
+    """Run one phase in a child process (see Part 3); its result, with its peak RSS."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{phase}-", dir=root))
     try:
-        if writer.endswith("-exporter"):
-            return WRITERS[writer](settings, folder)
-        command = [sys.executable, __file__, "--writer", writer, "--directory", str(folder)]
+        command = [sys.executable, __file__, "--phase", phase, "--directory", str(folder)]
         done = subprocess.run(command + (["--quick"] if quick else []), capture_output=True,
                               text=True, check=False)  # fmt: skip
         if done.returncode != 0:
-            raise SystemExit(f"{writer} failed:\n{done.stderr}")
-        seconds, peak = done.stdout.split()[-2:]
-        CHILD_PEAKS.append(float(peak))
-        return float(seconds)
+            raise SystemExit(f"{phase} failed:\n{done.stderr}")
+        result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+        PEAKS.setdefault(phase, []).append(result["peak_mb"])
+        return result
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -313,7 +312,7 @@ def part_one(settings: Settings, root: Path, quick: bool) -> None:
     runs: dict[str, list[float]] = {writer: [] for writer in WRITERS}
     for _ in range(settings.repeats):  # in turn, so that drift hits all alike
         for writer in WRITERS:
-            runs[writer].append(run_writer(writer, settings, root, quick))
+            runs[writer].append(run_phase(writer, settings, root, quick)["seconds"])
     seconds = {writer: statistics.median(values) for writer, values in runs.items()}
     print(f"  {'writer':<48}{'wall s':>10}{'records/s':>12}")
     for writer, value in seconds.items():
@@ -363,31 +362,58 @@ SELECT i + 1, 'bench', 'fill', 'fill',
 FROM range(?) AS t(i)"""
 
 
-def part_two(settings: Settings, root: Path) -> None:
-    n = settings.query_fills
-    print(f"Part 2 - SQL over {n:,} fills in a DuckDB records table (median of 3 runs)")
+def run_queries(settings: Settings, root: Path) -> dict[str, Any]:
+    """Generate the fills, then time each query (median of 3 runs)."""
     connection = connect(root / "queries.duckdb")
-    connection.execute(f"SET memory_limit = '{QUERY_MEMORY_LIMIT}'")
+    connection.execute("SET memory_limit = ?", [QUERY_MEMORY_LIMIT])
     connection.execute("SET TimeZone = 'UTC'")
     prepare(connection)
     start = time.perf_counter()
-    connection.execute(GENERATE, [n])
+    connection.execute(GENERATE, [settings.query_fills])
     connection.execute("CHECKPOINT")
-    print(f"  generated in {time.perf_counter() - start:.1f} s")
-    print(f"  {'query':<48}{'median s':>10}  goal")
+    generated = time.perf_counter() - start
+    medians = {}
     for label, sql in QUERIES.items():
         runs = []
         for _ in range(3):
             start = time.perf_counter()
             connection.execute(sql).fetchall()
             runs.append(time.perf_counter() - start)
-        seconds = statistics.median(runs)
+        medians[label] = statistics.median(runs)
+    connection.close()
+    return {"generated": generated, "medians": medians}
+
+
+def part_two(settings: Settings, root: Path, quick: bool) -> None:
+    n = settings.query_fills
+    print(f"Part 2 - SQL over {n:,} fills in a DuckDB records table (median of 3 runs)")
+    result = run_phase("queries", settings, root, quick)
+    print(f"  generated in {result['generated']:.1f} s")
+    print(f"  {'query':<48}{'median s':>10}  goal")
+    for label, seconds in result["medians"].items():
         if label.endswith("(info)"):
             print(f"  {label:<48}{seconds:>10.3f}  (ref)")
         else:
             goal = f"< {GOAL_QUERY_S:g} s"
             print(f"  {label:<48}{seconds:>10.3f}  {goal:<10}{verdict(seconds < GOAL_QUERY_S)}")
-    connection.close()
+
+
+def part_three() -> None:
+    print("Part 3 - memory: peak RSS per process (MB), the largest of its runs")
+    print(f"  {'process':<48}{'MB':>10}  goal")
+    for phase in (*WRITERS, "queries"):
+        print(f"  {PHASE_LABELS[phase]:<48}{max(PEAKS[phase]):>10.1f}")
+    ours = max(max(PEAKS[p]) for p in ("duckdb-exporter", "parquet-exporter", "queries"))
+    goal = f"< {GOAL_RSS_MB:g} MB"
+    print(f"  {'largest tradetrace process':<48}{ours:>10.1f}  {goal:<10}"
+          f"{verdict(ours < GOAL_RSS_MB)}")  # fmt: skip
+    print(f"  {'this process (runs the others)':<48}{peak_rss_mb():>10.1f}  (ref)")
+
+
+PHASES: dict[str, Callable[[Settings, Path], dict[str, Any]]] = {**WRITERS, "queries": run_queries}
+PHASE_LABELS = {**LABELS, "queries": "SQL over the generated fills"}
+#: Peak RSS of each child process, by phase, in MB.
+PEAKS: dict[str, list[float]] = {}
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -404,13 +430,13 @@ def describe_environment() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="100 000 records, 1 000 000 fills")
-    parser.add_argument("--writer", choices=sorted(WRITERS), help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--directory", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
-    if args.writer:  # a child process timing one writer: seconds and its own peak RSS
-        seconds = WRITERS[args.writer](settings, args.directory)
-        print(seconds, own_peak_rss_mb())
+    if args.phase:  # a child process: one phase, its result and peak RSS as one JSON line
+        result = PHASES[args.phase](settings, args.directory)
+        print(json.dumps({**result, "peak_mb": own_peak_rss_mb()}))
         return 0
     started = time.perf_counter()
     print(f"benchmarks/exporters.py{' --quick' if args.quick else ''}: {describe_environment()}")
@@ -418,15 +444,9 @@ def main(argv: list[str] | None = None) -> int:
     with scratch_directory() as root:
         part_one(settings, root, args.quick)
         print()
-        part_two(settings, root)
+        part_two(settings, root, args.quick)
     print()
-    own = peak_rss_mb()
-    children = max(CHILD_PEAKS, default=0.0)
-    print("Part 3 - memory: peak RSS (MB)")
-    goal = f"< {GOAL_RSS_MB:g} MB"
-    print(f"  {'this process: exporters and queries':<48}{own:>10.1f}  {goal:<10}"
-          f"{verdict(own < GOAL_RSS_MB)}")  # fmt: skip
-    print(f"  {'bare baselines (child processes)':<48}{children:>10.1f}  (ref)")
+    part_three()
     print()
     print(f"total {time.perf_counter() - started:.1f} s")
     return 0

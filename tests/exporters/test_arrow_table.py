@@ -31,8 +31,10 @@ def record(seq: int = 1, kind: str = "fill", **attributes: Any) -> Record:
 
 
 def row(table: pa.Table, index: int = 0) -> dict[str, Any]:
-    return {name: column[index].as_py() for name, column in zip(table.column_names,
-                                                                 table.columns, strict=True)}
+    return {
+        name: column[index].as_py()
+        for name, column in zip(table.column_names, table.columns, strict=True)
+    }
 
 
 def extras(table: pa.Table, index: int = 0) -> dict[str, Any] | None:
@@ -164,6 +166,16 @@ def test_decimals_that_fit_are_exact(value: Any) -> None:
         (1e20, "100000000000000000000"),
         (-(2**127), str(-(2**127))),
         (Decimal("9.99E+37"), "99900000000000000000000000000000000000"),
+        # pyarrow and Arrow turn these into 0 without a word; they must be refused first
+        (
+            Decimal("3.99999999999998389398001418166E-28"),
+            "0.000000000000000000000000000399999999999998389398001418166",
+        ),
+        (
+            Decimal("55.283236573180367653505379412173636477426483698914865051715"),
+            "55.283236573180367653505379412173636477426483698914865051715",
+        ),
+        (2.415105009057134e-239, format(Decimal("2.415105009057134e-239"), "f")),
     ],
 )
 def test_decimals_that_do_not_fit_keep_every_digit_in_exact_text(value: Any, text: str) -> None:

@@ -20,11 +20,7 @@ import pytest
 
 from tradetrace import Recorder, SimulatedClock
 from tradetrace import semconv as sc
-from tradetrace.exporters.duckdb import (
-    DatabaseLockedError,
-    DuckDBExporter,
-    connect,
-)
+from tradetrace.exporters.duckdb import DuckDBExporter, connect
 from tradetrace.exporters.memory import MemoryExporter
 from tradetrace.pipeline.run import Run
 from tradetrace.records import Record
@@ -57,8 +53,10 @@ def close(rec: Recorder) -> None:
     assert not health["internal_errors"], health
 
 
-def database(directory: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(directory / "tradetrace.duckdb"))
+def query(directory: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` over ``{directory}/tradetrace.duckdb``, on a connection of its own."""
+    with duckdb.connect(str(directory / "tradetrace.duckdb")) as con:
+        return con.execute(sql).fetchall()
 
 
 def fill(rec: Recorder, i: int = 0, **kwargs: Any) -> int:
@@ -80,9 +78,7 @@ def records_of(count: int, run_id: str = "run-x") -> tuple[Run, list[Record]]:
 
 
 def count(directory: Path, table: str = "records") -> int:
-    row = database(directory).execute(f"SELECT count(*) FROM {table}").fetchone()
-    assert row is not None
-    return int(row[0])
+    return int(query(directory, f"SELECT count(*) FROM {table}")[0][0])
 
 
 # --- the schema ------------------------------------------------------------------------------
@@ -92,7 +88,7 @@ def test_every_column_is_typed_as_declared(tmp_path: Path) -> None:
     rec = new_recorder(tmp_path)
     fill(rec)
     close(rec)
-    described = database(tmp_path).execute("DESCRIBE records").fetchall()
+    described = query(tmp_path, "DESCRIBE records")
     assert [(name, kind) for name, kind, *_ in described] == [
         (name, DESCRIBED.get(sql, sql)) for name, sql in sc.TABLE_COLUMNS
     ]
@@ -102,15 +98,16 @@ def test_primary_key_is_run_and_seq_and_enforced(tmp_path: Path) -> None:
     rec = new_recorder(tmp_path, run_id="run-pk")
     fill(rec)
     close(rec)
-    con = database(tmp_path)
-    keys = con.execute(
+    keys = query(
+        tmp_path,
         "SELECT constraint_column_names FROM duckdb_constraints() "
-        "WHERE table_name = 'records' AND constraint_type = 'PRIMARY KEY'"
-    ).fetchall()
+        "WHERE table_name = 'records' AND constraint_type = 'PRIMARY KEY'",
+    )
     assert keys == [(["run_id", "seq"],)]
+    insert = "INSERT INTO records (run_id, seq, kind, name) VALUES ('run-pk', {}, 'x', 'y')"
     with pytest.raises(duckdb.ConstraintException):
-        con.execute("INSERT INTO records (run_id, seq, kind, name) VALUES ('run-pk', 1, 'x', 'y')")
-    con.execute("INSERT INTO records (run_id, seq, kind, name) VALUES ('run-pk', 2, 'x', 'y')")
+        query(tmp_path, insert.format(1))
+    query(tmp_path, insert.format(2))
     assert count(tmp_path) == 2
 
 
@@ -119,16 +116,17 @@ def test_record_fields_and_times(tmp_path: Path) -> None:
     with rec.span("rebalance", symbol="ETH-USDT") as span:
         rec.record_decision("quote", inputs={"gamma": Decimal("0.1")}, result={"bid": 1.5})
     close(rec)
-    rows = database(tmp_path).execute(
+    rows = query(
+        tmp_path,
         "SELECT seq, kind, name, parent_seq, trace_id, span_id, time_ns, "
         "epoch_ns(time), json_extract(parameters, '$.gamma'), severity, status "
-        "FROM records ORDER BY seq"
-    ).fetchall()
+        "FROM records ORDER BY seq",
+    )
     (s_seq, s_kind, s_name, s_parent, s_trace, s_span, s_ns, s_time, _, _, s_status) = rows[0]
     assert (s_seq, s_kind, s_name, s_parent, s_status) == (span.seq, "span", "rebalance", None,
                                                            "ok")  # fmt: skip
     assert len(s_trace) == 32 and len(s_span) == 16 and s_ns == START_NS == s_time
-    d_seq, d_kind, d_name, d_parent, d_trace, d_span, *_, gamma, severity, _ = rows[1]
+    _, d_kind, d_name, d_parent, d_trace, d_span, *_, gamma, severity, _ = rows[1]
     assert (d_kind, d_name, d_parent) == ("decision", "quote", span.seq)
     assert (d_trace, d_span) == (s_trace, s_span)
     assert json.loads(gamma) == "0.1" and severity == "INFO"
@@ -144,9 +142,10 @@ def test_decimals_round_trip_exactly_and_wide_ones_keep_their_text(tmp_path: Pat
     fill(rec, price=Decimal("0.1234567890123456789"),
          quantity=Decimal("123456789012345678901"), fee=Decimal("-2.5"))  # fmt: skip
     close(rec)
-    rows = database(tmp_path).execute(
-        "SELECT price, size, fee, realized_pnl, exact_text FROM records ORDER BY seq"
-    ).fetchall()
+    rows = query(
+        tmp_path,
+        "SELECT price, size, fee, realized_pnl, exact_text FROM records ORDER BY seq",
+    )
     assert rows[0] == (Decimal("67500.123456789012345678"), Decimal("0.000000000000000001"),
                        Decimal("0.1"), Decimal("0.1"), None)  # fmt: skip
     price, size, fee, _, exact = rows[1]
@@ -159,12 +158,11 @@ def test_values_of_the_wrong_type_land_in_attributes(tmp_path: Path) -> None:
     rec = new_recorder(tmp_path)
     fill(rec, block_number="abc", gas_units=21_000, desk="mm-1")
     close(rec)
-    row = database(tmp_path).execute(
-        "SELECT block_number, gas_units, attributes FROM records"
-    ).fetchone()
-    assert row is not None
-    assert row[0] is None and row[1] == 21_000
-    assert json.loads(row[2]) == {sc.LEDGER_BLOCK_NUMBER: "abc", "desk": "mm-1"}
+    [(block_number, gas_units, attributes)] = query(
+        tmp_path, "SELECT block_number, gas_units, attributes FROM records"
+    )
+    assert block_number is None and gas_units == 21_000
+    assert json.loads(attributes) == {sc.LEDGER_BLOCK_NUMBER: "abc", "desk": "mm-1"}
 
 
 # --- append-only, crash recovery -------------------------------------------------------------
@@ -179,9 +177,10 @@ def test_exporting_the_same_batch_twice_inserts_it_once(tmp_path: Path) -> None:
     exporter.export(records[5:20])  # overlapping
     assert exporter.force_flush(5)
     assert count(tmp_path) == 20
-    assert database(tmp_path).execute(
-        "SELECT min(seq), max(seq), count(DISTINCT seq) FROM records"
-    ).fetchone() == (1, 20, 20)
+    assert query(
+        tmp_path,
+        "SELECT min(seq), max(seq), count(DISTINCT seq) FROM records",
+    )[0] == (1, 20, 20)
     exporter.export(records)
     exporter.shutdown(5)
     assert count(tmp_path) == 20
@@ -242,7 +241,8 @@ def test_a_second_writer_process_gets_a_clear_error(tmp_path: Path) -> None:
     assert rec.flush(5)
     script = textwrap.dedent(f"""
         import tradetrace
-        tradetrace.Recorder(service_name="other", exporters=("duckdb",), directory={str(tmp_path)!r})
+        tradetrace.Recorder(service_name="other", exporters=("duckdb",),
+                            directory={str(tmp_path)!r})
     """)  # fmt: skip
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, check=False)  # fmt: skip
@@ -255,12 +255,6 @@ def test_a_second_writer_process_gets_a_clear_error(tmp_path: Path) -> None:
     fill(rec, 1)  # the first writer goes on unharmed
     close(rec)
     assert count(tmp_path) == 2
-
-
-def test_lock_error_names_the_other_process() -> None:
-    message = str(DatabaseLockedError("x"))
-    assert message == "x"
-    assert issubclass(DatabaseLockedError, RuntimeError)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -304,11 +298,13 @@ def test_runs_table_has_the_run_and_its_resource(tmp_path: Path) -> None:
     rec = new_recorder(tmp_path, run_id="run-r", strategy="avellaneda", environment="paper")
     fill(rec)
     close(rec)
-    row = database(tmp_path).execute(
+    row = query(
+        tmp_path,
         "SELECT run_id, service_name, mode, strategy, environment, clock_source, pid, "
-        "started_ns // 1000 = epoch_us(started_time), json_extract_string(resource, '$.\"service.name\"'), "
-        "json_extract_string(resource, '$.\"trading.strategy\"') FROM runs"
-    ).fetchall()
+        "started_ns // 1000 = epoch_us(started_time), "
+        "json_extract_string(resource, '$.\"service.name\"'), "
+        "json_extract_string(resource, '$.\"trading.strategy\"') FROM runs",
+    )
     assert row == [("run-r", "svc", "backtest", "avellaneda", "paper", "simulated", os.getpid(),
                     True, "svc", "avellaneda")]  # fmt: skip
 
@@ -319,13 +315,14 @@ def test_snapshots_are_json_and_queryable(tmp_path: Path) -> None:
                      snapshot={"wallet": {"USDC": "99000.25", "ETH": 1.5},
                                "cex_accounts": {"binance": {"USDT": 250}}})  # fmt: skip
     close(rec)
-    row = database(tmp_path).execute(
+    row = query(
+        tmp_path,
         "SELECT typeof(wallet_balance_after), "
         "json_extract_string(wallet_balance_after, '$.wallet.USDC'), "
         "CAST(json_extract(wallet_balance_after, '$.wallet.ETH') AS DOUBLE), "
         "CAST(json_extract(cex_balance_after, '$.binance.USDT') AS INTEGER), amount, venue "
-        "FROM records WHERE kind = 'event'"
-    ).fetchone()
+        "FROM records WHERE kind = 'event'",
+    )[0]
     assert row == ("JSON", "99000.25", 1.5, 250, Decimal("1000.5"), "aave")
 
 
@@ -334,11 +331,8 @@ def test_secrets_never_reach_the_file(tmp_path: Path) -> None:
     fill(rec, api_key=CANARY, notes="visible-marker-42")
     rec.record_event("DEPOSIT", snapshot={"secret": CANARY, "wallet": {"USDC": 1}})
     close(rec)
-    con = database(tmp_path)
-    as_text = con.execute("SELECT string_agg(CAST(records AS VARCHAR), '') FROM records")
-    text = as_text.fetchone()
-    assert text is not None and CANARY not in text[0] and "[REDACTED]" in text[0]
-    con.close()
+    text = query(tmp_path, "SELECT string_agg(CAST(records AS VARCHAR), '') FROM records")[0][0]
+    assert CANARY not in text and "[REDACTED]" in text
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
     assert b"visible-marker-42" in raw  # the file holds text as it is: the check below is real
     assert CANARY.encode() not in raw
@@ -356,9 +350,7 @@ def test_an_older_file_gets_the_new_columns(tmp_path: Path) -> None:
     rec = new_recorder(tmp_path)
     fill(rec)
     close(rec)
-    names = [r[0] for r in database(tmp_path).execute("DESCRIBE records").fetchall()]
+    names = [r[0] for r in query(tmp_path, "DESCRIBE records")]
     assert names[:4] == ["seq", "run_id", "kind", "name"]
     assert set(names) == {name for name, _ in sc.TABLE_COLUMNS}
-    assert database(tmp_path).execute("SELECT symbol, price FROM records").fetchall() == [
-        ("BTC-USDT", Decimal(67_500))
-    ]
+    assert query(tmp_path, "SELECT symbol, price FROM records") == [("BTC-USDT", Decimal(67_500))]

@@ -173,8 +173,7 @@ def test_duckdb_reads_the_directory_as_it_is(tmp_path: Path) -> None:
     glob = f"{tmp_path}/parquet/**/*.parquet"
     relation = f"read_parquet('{glob}', hive_partitioning = true)"
     rows = duckdb.sql(
-        f"SELECT seq, CAST(date AS VARCHAR), price FROM {relation} WHERE kind = 'fill' "
-        "ORDER BY seq"
+        f"SELECT seq, CAST(date AS VARCHAR), price FROM {relation} WHERE kind = 'fill' ORDER BY seq"
     ).fetchall()
     assert rows == expected_fills()
     assert duckdb.sql(f"SELECT kind, count(*) FROM {relation} GROUP BY ALL ORDER BY 1").fetchall(
@@ -195,8 +194,8 @@ def test_pandas_reads_the_directory_as_it_is(tmp_path: Path) -> None:
     frame = pd.read_parquet(tmp_path / "parquet")
     assert len(frame) == 6
     fills = frame[frame["kind"] == "fill"].sort_values("seq")
-    got = [(int(s), str(d), None if pd.isna(p) else p)
-           for s, d, p in zip(fills["seq"], fills["date"], fills["price"], strict=True)]  # fmt: skip
+    columns = zip(fills["seq"], fills["date"], fills["price"], strict=True)
+    got = [(int(s), str(d), None if pd.isna(p) else p) for s, d, p in columns]
     assert got == expected_fills()
     assert all(isinstance(p, Decimal) for p in fills["price"].dropna())
 

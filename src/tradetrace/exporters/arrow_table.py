@@ -12,7 +12,10 @@ decides where it belongs:
 * a number for a ``DECIMAL(38,18)`` column (``Decimal``, ``int``, ``float`` by its shortest
   ``repr``, decimal string) that fits exactly (at most 20 integer digits and 18 decimal places)
   goes to the column; one that does not fit gets NULL there and its exact text in
-  ``exact_text`` (``{"price": "0.1234567890123456789"}``), never a rounded value;
+  ``exact_text`` (``{"price": "0.1234567890123456789"}``), never a rounded value. The fast
+  paths go through decimal text parsed by Arrow, and refuse up front the values Arrow (and
+  pyarrow's own Decimal conversion) would silently turn into 0 or wrap around; those take the
+  per-value path, checked with Python's ``decimal``;
 * a value of the wrong type for its column (a ``str`` in a ``BIGINT`` column, a ``dict`` in a
   ``VARCHAR`` one) goes to ``attributes`` under its semconv key, so the batch is never lost;
 * strings with lone surrogates are written with ``\\udcff`` escapes, as in the CSV files.
@@ -56,6 +59,9 @@ _NONE = type(None)
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 _MAX_INTEGER_DIGITS = 20  # DECIMAL(38,18): 38 digits, 18 after the point
 _FLOAT_LIMIT, _FLOAT_FLOOR = 1e20, 1e-18
+_INT_LIMIT = 10**_MAX_INTEGER_DIGITS
+_MIN_ADJUSTED = -18  # Decimal.adjusted() of 1E-18, the smallest step of DECIMAL(38,18)
+_MAX_TEXT = 39  # characters of decimal text Arrow parses reliably: at most 38 digits
 _QUANTUM = Decimal(1).scaleb(-18)
 _EXACT = Context(prec=80)
 _FIELDS = attrgetter(
@@ -124,6 +130,9 @@ def _kinds(values: list[Any]) -> set[type]:
 def _text_column(values: list[Any], column: str, spill: Spill) -> pa.Array:
     if _kinds(values) <= {str}:
         try:
+            first = values[0]
+            if first is not None and values.count(first) == len(values):  # run id, symbol, ...
+                return pa.repeat(pa.scalar(first, pa.string()), len(values))
             return pa.array(values, pa.string())
         except UnicodeEncodeError:
             pass
@@ -203,13 +212,37 @@ def _floats_as_decimals(values: list[Any]) -> pa.Array:
     return floats.cast(pa.string()).cast(DECIMAL)
 
 
+def _numbers_as_decimals(values: list[Any]) -> pa.Array:
+    """Decimals and ints (and None) as exact decimals, through their text, which Arrow parses
+    faster than pyarrow converts Decimal objects. Arrow refuses what has more than 18 places,
+    but only for text of at most 38 digits: pyarrow and Arrow both turn some longer or tinier
+    values into 0 without a word (``55.2832365731803676535053794121736364774264``), so those
+    (more than 39 characters, or a magnitude outside [1e-18, 1e20)) are refused here first."""
+    texts: list[str | None] = []
+    append = texts.append
+    for value in values:
+        if value is None:
+            append(None)
+            continue
+        if type(value) is Decimal:
+            if value and not _MIN_ADJUSTED <= value.adjusted() < _MAX_INTEGER_DIGITS:
+                raise OverflowError("a Decimal out of DECIMAL(38,18) range")
+        elif not -_INT_LIMIT < value < _INT_LIMIT:
+            raise OverflowError("an int out of DECIMAL(38,18) range")
+        append(str(value))
+    text = pa.array(texts, pa.string())
+    if pc.max(pc.utf8_length(text)).as_py() > _MAX_TEXT:
+        raise OverflowError("a Decimal with too many digits")
+    return text.cast(DECIMAL)
+
+
 def _decimal_column(values: list[Any], column: str, spill: Spill) -> pa.Array:
     kinds = _kinds(values)
     try:
         if kinds == {float}:
             return _floats_as_decimals(values)
-        if kinds <= {Decimal, int}:  # likewise refused, never rounded, when it does not fit
-            return pa.array(values, DECIMAL)
+        if kinds <= {Decimal, int}:
+            return _numbers_as_decimals(values)
     except (ArithmeticError, pa.ArrowException):
         pass
     cells: list[Decimal | None] = []
