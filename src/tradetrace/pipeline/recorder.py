@@ -152,7 +152,7 @@ class Recorder:
         self.snapshot_dedupe_bytes = snapshot_dedupe_bytes
         self.run = self._new_run(run_id or new_run_id())
         self.exporters: tuple[Exporter, ...] = build_exporters(
-            exporters if exporters is not None else ("csv", "jsonl"),
+            exporters if exporters is not None else ("duckdb",),  # the embedded default
             directory=self.directory,
             service_name=self.service_name,
         )
