@@ -1,5 +1,6 @@
-"""The ``tradetrace`` command: ``demo``, and ``sql``, ``stats``, ``verify``, ``export`` and
-``tail`` over a SOURCE (a DuckDB file or a directory of CSV / JSON Lines / Parquet exports).
+"""The ``tradetrace`` command: ``demo``, and ``sql``, ``stats``, ``verify``, ``export``,
+``tail`` and ``report`` over a SOURCE (a DuckDB file or a directory of CSV / JSON Lines /
+Parquet exports).
 
 Exit status: 0 on success; 1 when ``verify`` finds a problem or a query fails; 2 for a bad
 command line or a SOURCE that cannot be read (one line on stderr, never a traceback).
@@ -128,6 +129,19 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--once", action="store_true", help="print the last N and exit")
     tail.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
                       help="how often to look for new records (default 1)")  # fmt: skip
+
+    report = commands.add_parser(
+        "report",
+        help="write one self-contained HTML report (charts, summary, ledger, verify)",
+        description="Write one self-contained HTML file of charts and tables over a SOURCE: "
+        "equity and PnL, inventory, fills, fees, spreads, risk checks and errors, the event "
+        "ledger and the verify badge. Opens offline in any browser.",
+    )
+    report.add_argument("source", metavar="SOURCE", help=_SOURCE_HELP)
+    report.add_argument("-o", "--output", default="report.html", help="the HTML file to write")
+    report.add_argument("--max-points", type=int, default=5000, metavar="N",
+                        help="at most N points per chart series (default 5000)")  # fmt: skip
+    report.add_argument("--title", help="the page title (default: from the source)")
     return parser
 
 
@@ -199,24 +213,28 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
 
 
 class ProgressBar:
-    """``exporting [#####.....] 50% 5000/10000 records`` redrawn on one line of ``stream``."""
+    """``exporting [#####.....]  50% 5000/10000 records`` on ``stream``: redrawn in place on a
+    terminal, one line per update otherwise (a log file)."""
 
     def __init__(self, stream: TextIO, enabled: bool | None, chunk_size: int) -> None:
         self._stream = stream
         self._enabled = enabled
         self._chunk_size = chunk_size
+        self._terminal = stream.isatty()
 
     def __call__(self, done: int, total: int) -> None:
         enabled = self._enabled
         if enabled is None:
-            enabled = self._stream.isatty() and total > self._chunk_size
+            enabled = self._terminal and total > self._chunk_size
         if not enabled or total <= 0:
             return
         filled = 30 * done // total
         bar = "#" * filled + "." * (30 - filled)
-        self._stream.write(f"\rexporting [{bar}] {100 * done // total:3d}% {done}/{total} records")
-        if done >= total:
-            self._stream.write("\n")
+        line = f"exporting [{bar}] {100 * done // total:3d}% {done}/{total} records"
+        if self._terminal:
+            self._stream.write("\r" + line + ("\n" if done >= total else ""))
+        else:
+            self._stream.write(line + "\n")
         self._stream.flush()
 
 
@@ -294,12 +312,28 @@ def _tail(args: argparse.Namespace, out: TextIO) -> int:
         return 0
 
 
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    from tradetrace.report import write_report
+
+    try:
+        path = write_report(args.source, args.output, max_points=args.max_points, title=args.title)
+    except ImportError as exc:
+        raise CommandError(str(exc), 1) from None
+    except ValueError as exc:
+        if type(exc) is not ValueError:  # a SourceError: the caller's one-line error
+            raise
+        raise CommandError(str(exc), 2) from None
+    out.write(f"wrote {path}\n")
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "sql": _sql,
     "stats": _stats,
     "verify": _verify,
     "export": _export,
     "tail": _tail,
+    "report": _report,
 }
 
 

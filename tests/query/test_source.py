@@ -9,10 +9,14 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 from recorded_session import WIDE_AMOUNT, Session, available_exporters
 
+import tradetrace as tt
 from tradetrace import semconv as sc
+from tradetrace.exporters.arrow_table import records_table
+from tradetrace.exporters.memory import MemoryExporter
 from tradetrace.query.source import SourceError, open_source
 
 ALL_FORMATS = ("duckdb", "parquet", "jsonl", "csv")
@@ -128,9 +132,7 @@ def test_a_duckdb_file_locked_by_a_live_writer_gets_a_clear_error(session_copy: 
 
 
 @pytest.mark.parametrize("format", formats())
-def test_values_come_back_where_the_table_exporters_put_them(
-    session: Session, format: str
-) -> None:
+def test_values_come_back_where_the_table_exporters_put_them(session: Session, format: str) -> None:
     seqs = session.seqs
     with open_source(session.directory, format=format) as source:
 
@@ -151,7 +153,9 @@ def test_values_come_back_where_the_table_exporters_put_them(
         assert json.loads(attributes) == {"strategy_tag": "mm"} and fee == Decimal("0.00001")
         assert one(f"SELECT attributes FROM records WHERE seq = {seqs['f1']}") == (None,)
         # typed columns: booleans, ints, JSON, lists of the right type
-        passed, limit = one(f"SELECT passed, limit_value FROM records WHERE seq = {seqs['risk_ok']}")
+        passed, limit = one(
+            f"SELECT passed, limit_value FROM records WHERE seq = {seqs['risk_ok']}"
+        )
         assert passed is True and limit == Decimal("0.05")
         blocks, updates = one(
             f"SELECT confirmation_blocks, updates_seq FROM records WHERE seq = {seqs['confirmed']}"
@@ -163,3 +167,38 @@ def test_values_come_back_where_the_table_exporters_put_them(
         assert time_ns == 1_715_508_000_000_000_000 and time.isoformat() == (
             "2024-05-12T10:00:00+00:00"
         )
+
+
+def test_odd_values_land_where_the_table_exporters_put_them(tmp_path: Path) -> None:
+    """Wrong-typed attributes, too-wide and exponent numbers, formula-like text: CSV and JSON
+    Lines read back exactly as ``arrow_table`` (the DuckDB and Parquet exporters) lays out."""
+    memory = MemoryExporter()
+    rec = tt.Recorder(
+        service_name="odd", exporters=("csv", "jsonl", memory), directory=tmp_path,
+        clock=tt.SimulatedClock("2024-05-12T10:00:00Z"), mode="live",
+    )  # fmt: skip
+    rec.record_fill(
+        symbol="BTC-USDT", side="BUY", price="0.1234567890123456789", quantity="1e3",
+        fee=1e-20, fee_currency="=BTC", realized_pnl=1.5e25, spread_captured=0.1,
+        inventory_before=10**30, order_id="@x", venue="-v", iteration="not an int",
+        confirmation_blocks=12.0, reduce_only=1, custom={"a": [1, 2]}, other="'=literal",
+    )  # fmt: skip
+    rec.record_fill(
+        symbol="BTC-USDT", side="SELL", price=Decimal("1E+2"), quantity="0.10000000000000000000",
+        fee=-0.0, equity_before=Decimal("-12.50"), retryable=True, block_number=2**70,
+        net_result="plain text", trigger_time_ns=1_715_508_000_000_000_001,
+    )  # fmt: skip
+    rec.record_decision("hold", inputs={}, result="hold", reason="\tTab")
+    assert rec.shutdown(10)
+    expected = duckdb.connect()
+    expected.register("batch", records_table(sorted(memory.records, key=lambda r: r.seq)))
+    cast = ", ".join(f'CAST("{name}" AS {sql}) AS "{name}"' for name, sql in sc.TABLE_COLUMNS)
+    want = expected.sql(f"SELECT {cast} FROM batch ORDER BY seq").fetchall()
+
+    def normal(row: tuple[object, ...]) -> tuple[object, ...]:
+        return tuple(json.loads(v) if isinstance(v, str) and v[:1] in "{[" else v for v in row)
+
+    for format in ("jsonl", "csv"):
+        with open_source(tmp_path, format=format) as source:
+            got = source.sql("SELECT * FROM records ORDER BY seq").fetchall()
+        assert [normal(r) for r in got] == [normal(r) for r in want], format

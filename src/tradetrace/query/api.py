@@ -30,12 +30,10 @@ def default_source() -> Path:
     return Path(recorder.directory) if recorder is not None else Path(DEFAULT_DIRECTORY)
 
 
-def _open(source: SourceArg, format: str | None, materialize: bool = False) -> Source:
+def _open(source: SourceArg, format: str | None) -> Source:
     if isinstance(source, Source):
         return source
-    return open_source(
-        source if source is not None else default_source(), format=format, materialize=materialize
-    )
+    return open_source(source if source is not None else default_source(), format=format)
 
 
 def query(sql: str, source: SourceArg = None, *, format: str | None = None) -> Any:
@@ -81,7 +79,7 @@ def verify(source: SourceArg = None, *, format: str | None = None) -> VerifyRepo
     """Check every run in ``source`` for gaps, duplicates, orphans and unknown events; see
     :mod:`tradetrace.query.verify`. ``report.ok`` is True when nothing is wrong and
     ``str(report)`` is a readable report."""
-    opened = _open(source, format, materialize=True)
+    opened = _open(source, format)
     try:
         return verify_connection(opened.connection, opened.describe())
     finally:

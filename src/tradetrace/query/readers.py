@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from tradetrace import semconv as sc
@@ -36,7 +37,6 @@ _INTEGER_DIGITS = 20
 _DERIVED_TIMES = {"time": "time_ns", "observed_time": "observed_ns"}
 _SPECS = tuple(sc.ATTRIBUTES.values())
 _NUMBER = r"^\s*[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$"
-_PLAIN_FIT = rf"^-?\d{{1,{_INTEGER_DIGITS}}}(\.\d{{1,{_DECIMAL_PLACES}}})?$"
 _FORMULA_PREFIX = r"^'([=+\-@\t\r])"
 
 
@@ -45,35 +45,33 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-#: Macros the generated SQL uses, created on each connection before the views.
+#: Macros the generated SQL uses, created on each connection before the views. Number text is
+#: taken apart with plain string functions (regular expressions cost too much per value).
 MACROS: tuple[str, ...] = (
-    # the parts of a decimal number's text: integer digits, fraction digits, exponent
-    f"CREATE OR REPLACE MACRO tt_parts(t) AS "
-    f"regexp_extract(t, {literal(_NUMBER)}, ['i', 'f', 'e'])",
     "CREATE OR REPLACE MACRO tt_is_number(t) AS "
     f"regexp_full_match(t, {literal(_NUMBER)}) AND regexp_matches(t, '\\d')",
-    # digits and exponent as Python's Decimal holds them
-    "CREATE OR REPLACE MACRO tt_coefficient(p) AS "
-    "coalesce(nullif(ltrim(p.i || p.f, '0'), ''), '0')",
-    "CREATE OR REPLACE MACRO tt_exponent(p) AS "
-    "coalesce(TRY_CAST(nullif(p.e, '') AS INTEGER), 0) - length(p.f)",
-    # exactly representable in DECIMAL(38,18)? (trailing zeros do not count, as in Decimal)
-    "CREATE OR REPLACE MACRO tt_fits_parts(c, x) AS c = '0' OR "
-    f"(length(c) + x <= {_INTEGER_DIGITS} "
-    f"AND length(rtrim(c, '0')) - length(c) - x <= {_DECIMAL_PLACES})",
-    "CREATE OR REPLACE MACRO tt_fits(t) AS CASE WHEN t IS NULL THEN NULL "
-    f"WHEN regexp_full_match(t, {literal(_PLAIN_FIT)}) THEN true "
-    "ELSE tt_fits_parts(tt_coefficient(tt_parts(t)), tt_exponent(tt_parts(t))) END",
+    # the digits and exponent Python's Decimal(t) holds: coefficient x 10^exponent
+    "CREATE OR REPLACE MACRO tt_mantissa(t) AS ltrim(split_part(lower(trim(t)), 'e', 1), '+-')",
+    "CREATE OR REPLACE MACRO tt_coefficient(t) AS "
+    "coalesce(nullif(ltrim(replace(tt_mantissa(t), '.', ''), '0'), ''), '0')",
+    "CREATE OR REPLACE MACRO tt_exponent(t) AS "
+    "coalesce(TRY_CAST(nullif(split_part(lower(trim(t)), 'e', 2), '') AS INTEGER), 0) "
+    "- length(split_part(tt_mantissa(t), '.', 2))",
+    # text DuckDB cast to DECIMAL(38,18) without overflow: did the cast not round it? (trailing
+    # zeros do not count, as in Python's Decimal)
+    "CREATE OR REPLACE MACRO tt_unrounded(t) AS "
+    "length(rtrim(replace(tt_mantissa(t), '.', ''), '0')) "
+    "- length(split_part(tt_mantissa(t), '.', 1)) "
+    "- coalesce(TRY_CAST(nullif(split_part(lower(trim(t)), 'e', 2), '') AS INTEGER), 0) "
+    f"<= {_DECIMAL_PLACES}",
     # Python's format(Decimal(t), 'f'): the exact digits written to exact_text
     "CREATE OR REPLACE MACRO tt_plain_parts(negative, c, x) AS "
     "(CASE WHEN negative THEN '-' ELSE '' END) || CASE "
     "WHEN x >= 0 THEN c || repeat('0', x) "
     "WHEN length(c) + x > 0 THEN left(c, length(c) + x) || '.' || right(c, -x) "
     "ELSE '0.' || repeat('0', -(length(c) + x)) || c END",
-    "CREATE OR REPLACE MACRO tt_plain(t) AS tt_plain_parts("
-    "starts_with(trim(t), '-'), tt_coefficient(tt_parts(t)), tt_exponent(tt_parts(t)))",
-    f"CREATE OR REPLACE MACRO tt_decimal(t) AS CASE WHEN tt_fits(t) "
-    f"THEN TRY_CAST(trim(t) AS {DECIMAL_TYPE}) END",
+    "CREATE OR REPLACE MACRO tt_plain(t) AS "
+    "tt_plain_parts(starts_with(trim(t), '-'), tt_coefficient(t), tt_exponent(t))",
     "CREATE OR REPLACE MACRO tt_unprefix(t) AS "
     f"regexp_replace(t, {literal(_FORMULA_PREFIX)}, '\\1')",
     # a CSV cell of a JSON column: JSON text as it is, a plain string as a JSON string
@@ -96,115 +94,169 @@ def _json_path(key: str) -> str:
 
 
 def derived_time(ns_column: str) -> str:
-    """TIMESTAMPTZ (microseconds, UTC) of an integer nanosecond column."""
-    return f"CAST(make_timestamp({ns_column} // 1000) AS TIMESTAMPTZ)"
+    """TIMESTAMPTZ (microseconds, UTC) of an integer nanosecond column, rounded as DuckDB
+    rounds when it stores a nanosecond timestamp (so the same as in a DuckDB export)."""
+    return f"CAST(make_timestamp_ns({ns_column}) AS TIMESTAMPTZ)"
 
 
 # --- attributes: typed column or back into ``attributes`` ------------------------------------
 #
-# Every semconv attribute of a row is handled by one lambda over the list of all of them (so the
-# SQL does not grow with the number of attributes): ``_s``, ``_j`` and ``_t`` are the string,
-# JSON and JSON type of each key in the row's attributes object (one parse per row), ``_c`` the
-# CSV cells of the attributes that have a column in the file. The lambda gives, per attribute,
-# its text, its JSON, whether its value has the column's type (``placed``), whether a decimal
-# fits DECIMAL(38,18) and, if not, its exact digits.
+# Per row, ``_s``, ``_j`` and ``_t`` are the string, JSON and JSON type of every semconv key in
+# the attributes object (one parse per row) and, for CSV, ``_c`` the file's cells of the
+# attributes that have a column in it. ``_p`` says, per attribute, where its value goes: NULL
+# (absent), ``0`` (not of its column's type: it stays in ``attributes``), ``1`` (its column),
+# ``2`` (a decimal too wide for DECIMAL(38,18): its digits go to ``exact_text``).
 
-_N = len(_SPECS)
-_TYPES = "[" + ", ".join(literal(spec.type) for spec in _SPECS) + "]"
 _LIST_TYPE = sc.SQL_TYPE_OF_VALUE["int[]"]
 _INTEGER_TEXT = literal(r"\s*-?\d+\s*")
+_JSON_NUMBER = "('BIGINT', 'UBIGINT', 'DOUBLE')"
+_JSON_INTEGER = "('BIGINT', 'UBIGINT')"
+_ABSENT, _KEPT, _PLACED, _WIDE = "NULL", 0, 1, 2
 
 
-def _cell_placed(cell: str) -> str:
-    """Whether a CSV cell (text) has its column's type."""
-    return (
-        f"CASE ty WHEN 'string' THEN true WHEN 'json' THEN true "
-        f"WHEN 'decimal' THEN tt_is_number({cell}) "
-        f"WHEN 'int' THEN regexp_full_match({cell}, {_INTEGER_TEXT}) "
-        f"AND TRY_CAST({cell} AS BIGINT) IS NOT NULL "
-        f"WHEN 'time_ns' THEN regexp_full_match({cell}, {_INTEGER_TEXT}) "
-        f"AND TRY_CAST({cell} AS BIGINT) IS NOT NULL "
-        f"WHEN 'float' THEN TRY_CAST({cell} AS DOUBLE) IS NOT NULL "
-        f"WHEN 'bool' THEN lower({cell}) IN ('true', 'false') "
-        f"ELSE TRY_CAST(TRY_CAST({cell} AS JSON) AS {_LIST_TYPE}) IS NOT NULL END"
-    )
-
-
-_JSON_PLACED = (
-    "CASE ty WHEN 'string' THEN _t[i] = 'VARCHAR' WHEN 'json' THEN _t[i] IS NOT NULL "
-    "WHEN 'decimal' THEN _t[i] IN ('BIGINT', 'UBIGINT', 'DOUBLE') "
-    "OR (_t[i] = 'VARCHAR' AND tt_is_number(_s[i])) "
-    "WHEN 'int' THEN _t[i] IN ('BIGINT', 'UBIGINT') AND TRY_CAST(_s[i] AS BIGINT) IS NOT NULL "
-    "WHEN 'time_ns' THEN _t[i] IN ('BIGINT', 'UBIGINT') "
-    "AND TRY_CAST(_s[i] AS BIGINT) IS NOT NULL "
-    "WHEN 'float' THEN _t[i] IN ('BIGINT', 'UBIGINT', 'DOUBLE') "
-    "WHEN 'bool' THEN _t[i] = 'BOOLEAN' "
-    f"ELSE TRY_CAST(_j[i] AS {_LIST_TYPE}) IS NOT NULL END"
-)
-
-
-def _element(csv: bool) -> str:
-    """The lambda's struct for each attribute ``i`` present in the row (NULL when absent)."""
-    if csv:
-        present = "_t[i] IS NOT NULL OR _c[i] IS NOT NULL"
-        text = "coalesce(_c[i], _s[i])"
-        value = (
-            "CASE WHEN _c[i] IS NULL THEN _j[i] WHEN ty IN ('json', 'int[]') "
-            "THEN tt_csv_json(_c[i]) ELSE to_json(_c[i]) END"
+def _cell_placed(kind: str, cell: str) -> str:
+    """Whether a CSV cell (text) has the type of its column."""
+    if kind in ("string", "json"):
+        return "true"
+    if kind in ("int", "time_ns"):
+        return (
+            f"(regexp_full_match({cell}, {_INTEGER_TEXT}) "
+            f"AND TRY_CAST({cell} AS BIGINT) IS NOT NULL)"
         )
-        placed = f"CASE WHEN _c[i] IS NOT NULL THEN {_cell_placed('_c[i]')} ELSE {_JSON_PLACED} END"
-    else:
-        present, text, value, placed = "_t[i] IS NOT NULL", "_s[i]", "_j[i]", _JSON_PLACED
+    if kind == "float":
+        return f"TRY_CAST({cell} AS DOUBLE) IS NOT NULL"
+    if kind == "bool":
+        return f"lower({cell}) IN ('true', 'false')"
+    return f"TRY_CAST(TRY_CAST({cell} AS JSON) AS {_LIST_TYPE}) IS NOT NULL"
+
+
+_JSON_VALUED = ("json", "int[]")  # types whose column holds the JSON value, not its text
+_JSON_SPECS = tuple(spec for spec in _SPECS if spec.type in _JSON_VALUED)
+#: Position of each JSON-valued attribute in ``_j`` (the others' JSON is extracted when needed).
+_JSON_INDEX = {spec.key: index for index, spec in enumerate(_JSON_SPECS, start=1)}
+
+
+def _json_value(spec: sc.AttributeSpec) -> str:
+    """The JSON of an attribute in the row's attributes object."""
+    index = _JSON_INDEX.get(spec.key)
+    return f"_j[{index}]" if index else f"json_extract(_attrs, {_json_path(spec.key)})"
+
+
+def _decimal_code(text: str, of_number_type: str) -> str:
+    """The ``_p`` code of a decimal given as ``text`` (see above)."""
     return (
-        f"list_transform(range(1, {_N + 1}), lambda i: CASE WHEN {present} THEN "
-        f"list_transform([{_TYPES}[i]], lambda ty: {{'text': {text}, 'json': {value}, "
-        f"'placed': {placed}, 'fits': CASE WHEN ty = 'decimal' THEN tt_fits({text}) END}})[1] "
-        "END)"
+        f"CASE WHEN NOT ({of_number_type}) THEN {_KEPT} "
+        f"WHEN TRY_CAST(trim({text}) AS {DECIMAL_TYPE}) IS NOT NULL "
+        f"THEN CASE WHEN tt_unrounded({text}) THEN {_PLACED} ELSE {_WIDE} END "
+        f"WHEN tt_is_number({text}) THEN {_WIDE} ELSE {_KEPT} END"
     )
 
 
-#: The exact digits of each decimal that does not fit DECIMAL(38,18), from the lambda's ``_v``.
-_EXACT_DIGITS = (
-    "list_transform(_v, lambda e: CASE WHEN e.placed AND NOT e.fits THEN tt_plain(e.text) END)"
-)
-
-
-def _typed(index: int, spec: sc.AttributeSpec) -> str:
-    """The typed column of attribute ``index`` from the lambda's list ``_v``."""
-    v = f"_v[{index}]"
-    kind = spec.type
+def _json_placed(kind: str, i: int) -> str:
+    """Whether attribute ``i`` of the JSON object has the type of its column."""
+    text, type_ = f"_s[{i}]", f"_t[{i}]"
     if kind == "string":
-        value = f"{v}.text"
-    elif kind == "json":
-        value = f"{v}.json"
-    elif kind == "decimal":
-        value = f"CASE WHEN {v}.fits THEN TRY_CAST(trim({v}.text) AS {DECIMAL_TYPE}) END"
-    elif kind == "int[]":
-        value = f"TRY_CAST({v}.json AS {TABLE_TYPES[spec.column]})"
-    else:
-        value = f"TRY_CAST(trim({v}.text) AS {TABLE_TYPES[spec.column]})"
-    return f"CASE WHEN {v}.placed THEN {value} END AS {_ident(spec.column)}"
+        return f"{type_} = 'VARCHAR'"
+    if kind == "json":
+        return f"{type_} IS NOT NULL"
+    if kind in ("int", "time_ns"):
+        return f"({type_} IN {_JSON_INTEGER} AND TRY_CAST({text} AS BIGINT) IS NOT NULL)"
+    if kind == "float":
+        return f"{type_} IN {_JSON_NUMBER}"
+    if kind == "bool":
+        return f"{type_} = 'BOOLEAN'"
+    return f"TRY_CAST({_json_value(_SPECS[i - 1])} AS {_LIST_TYPE}) IS NOT NULL"
+
+
+@dataclass(frozen=True)
+class _Attribute:
+    """The SQL of one attribute: its text, its JSON, and where it goes (its ``_p`` code)."""
+
+    spec: sc.AttributeSpec
+    index: int
+    text: str
+    json: str
+    code: str
+
+    @classmethod
+    def of(cls, spec: sc.AttributeSpec, index: int, in_csv: bool) -> _Attribute:
+        i, kind = index, spec.type
+        json_type_ok = f"_t[{i}] IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')"
+        if in_csv:
+            cell = f"_c[{i}]"
+            as_json = "tt_csv_json" if kind in _JSON_VALUED else "to_json"
+            text = f"coalesce({cell}, _s[{i}])"
+            value = f"CASE WHEN {cell} IS NULL THEN {_json_value(spec)} ELSE {as_json}({cell}) END"
+            absent = f"{cell} IS NULL AND _t[{i}] IS NULL"
+            json_type_ok = f"{cell} IS NOT NULL OR {json_type_ok}"
+        else:
+            text, value, absent = f"_s[{i}]", _json_value(spec), f"_t[{i}] IS NULL"
+        if kind == "decimal":
+            where = _decimal_code(text, json_type_ok)
+        else:
+            placed = _json_placed(kind, i)
+            if in_csv:
+                cell_placed = _cell_placed(kind, f"_c[{i}]")
+                placed = f"CASE WHEN _c[{i}] IS NULL THEN {placed} ELSE {cell_placed} END"
+            where = f"CASE WHEN {placed} THEN {_PLACED} ELSE {_KEPT} END"
+        code = f"CASE WHEN {absent} THEN {_ABSENT} ELSE {where} END"
+        return cls(spec, i, text, value, code)
+
+    def typed(self) -> str:
+        """The typed column (NULL unless the value goes there)."""
+        kind, text = self.spec.type, self.text
+        if kind == "string":
+            value = text
+        elif kind == "json":
+            value = self.json
+        elif kind == "int[]":
+            value = f"TRY_CAST({self.json} AS {TABLE_TYPES[self.spec.column]})"
+        else:
+            value = f"TRY_CAST(trim({text}) AS {TABLE_TYPES[self.spec.column]})"
+        return (
+            f"CASE WHEN _p[{self.index}] = {_PLACED} THEN {value} END AS {_ident(self.spec.column)}"
+        )
+
+    def leftover(self) -> str:
+        """``key, JSON`` for ``json_object``: the value when it stays in ``attributes``."""
+        return (
+            f"{literal(self.spec.key)}, CASE WHEN _p[{self.index}] = {_KEPT} THEN {self.json} END"
+        )
 
 
 _REMOVE_SEMCONV_KEYS = literal("{" + ", ".join(f'"{spec.key}": null' for spec in _SPECS) + "}")
 _KEY_PATHS = "[" + ", ".join(_json_path(spec.key) for spec in _SPECS) + "]"
-_LEFTOVERS = ", ".join(
-    f"{literal(spec.key)}, CASE WHEN NOT _v[{i}].placed THEN _v[{i}].json END"
-    for i, spec in enumerate(_SPECS, start=1)
+_JSON_PATHS = "[" + ", ".join(_json_path(spec.key) for spec in _JSON_SPECS) + "]"
+#: The attributes object without its semconv keys, or NULL when it has nothing else.
+_OTHER_KEYS = (
+    "CASE WHEN json_type(_attrs) = 'OBJECT' AND len(json_keys(_attrs)) "
+    "> len(list_filter(_t, lambda t: t IS NOT NULL)) "
+    f"THEN json_merge_patch(_attrs, {_REMOVE_SEMCONV_KEYS}) END"
 )
-_EXACT = ", ".join(
-    f"{literal(spec.column)}, _x[{i}]"
-    for i, spec in enumerate(_SPECS, start=1)
-    if spec.type == "decimal"
-)
-_ATTRIBUTE_COLUMNS = [
-    *(_typed(i, spec) for i, spec in enumerate(_SPECS, start=1)),
-    "nullif(CAST(json_merge_patch(CASE WHEN json_type(_attrs) = 'OBJECT' "
-    f"THEN json_merge_patch(_attrs, {_REMOVE_SEMCONV_KEYS}) ELSE '{{}}' END, "
-    f"json_object({_LEFTOVERS})) AS VARCHAR), '{{}}')::JSON AS {sc.ATTRIBUTES_COLUMN}",
-    f"nullif(CAST(json_merge_patch('{{}}', json_object({_EXACT})) AS VARCHAR), '{{}}')::JSON "
-    f"AS {sc.EXACT_TEXT_COLUMN}",
-]
+
+
+_COLUMN_NAMES = "[" + ", ".join(literal(spec.column) for spec in _SPECS) + "]"
+
+
+def _exact_text(csv: bool) -> str:
+    """``exact_text``: the exact digits of each decimal too wide for its column, by column."""
+    text = "coalesce(_c[i], _s[i])" if csv else "_s[i]"
+    return (
+        f"CASE WHEN list_contains(_p, {_WIDE}) THEN to_json(map_from_entries(list_transform("
+        f"list_filter(range(1, {len(_SPECS) + 1}), lambda i: _p[i] = {_WIDE}), "
+        f"lambda i: {{'k': {_COLUMN_NAMES}[i], 'v': tt_plain({text})}}))) END"
+    )
+
+
+def _attribute_columns(attributes: Sequence[_Attribute], csv: bool) -> list[str]:
+    leftovers = ", ".join(a.leftover() for a in attributes)
+    return [
+        *(a.typed() for a in attributes),
+        f"CASE WHEN list_contains(_p, {_KEPT}) THEN nullif(CAST(json_merge_patch("
+        f"coalesce(_other, '{{}}'), json_object({leftovers})) AS VARCHAR), '{{}}')::JSON "
+        f"ELSE _other END AS {sc.ATTRIBUTES_COLUMN}",
+        f"{_exact_text(csv)} AS {sc.EXACT_TEXT_COLUMN}",
+    ]
 
 
 def _table_select(fields: dict[str, str]) -> str:
@@ -230,7 +282,7 @@ def _with_attributes(fields: list[str], csv_columns: frozenset[str], source: str
     ``source`` (which has ``_attrs``, the JSON attributes, and for CSV the file's columns)."""
     extract = (
         f"json_extract_string(_attrs, {_KEY_PATHS}) AS _s, "
-        f"json_extract(_attrs, {_KEY_PATHS}) AS _j, json_type(_attrs, {_KEY_PATHS}) AS _t"
+        f"json_extract(_attrs, {_JSON_PATHS}) AS _j, json_type(_attrs, {_KEY_PATHS}) AS _t"
     )
     if csv_columns:
         cells = ", ".join(
@@ -240,13 +292,15 @@ def _with_attributes(fields: list[str], csv_columns: frozenset[str], source: str
             for spec in _SPECS
         )  # fmt: skip
         extract += f", [{cells}] AS _c"
-    select = ",\n    ".join(fields + _ATTRIBUTE_COLUMNS)
+    attributes = [
+        _Attribute.of(spec, i, spec.column in csv_columns) for i, spec in enumerate(_SPECS, 1)
+    ]
+    codes = ", ".join(a.code for a in attributes)
+    select = ",\n    ".join(fields + _attribute_columns(attributes, bool(csv_columns)))
     return (
         f"  SELECT\n    {select}\n  FROM (\n"
-        f"    SELECT *, {_EXACT_DIGITS} AS _x FROM (\n"
-        f"      SELECT *, {_element(bool(csv_columns))} AS _v\n"
-        f"      FROM (SELECT *, {extract} FROM {source} AS _raw) AS _raw\n"
-        "    ) AS _raw\n"
+        f"    SELECT *, [{codes}] AS _p, {_OTHER_KEYS} AS _other\n"
+        f"    FROM (SELECT *, {extract} FROM {source} AS _raw) AS _raw\n"
         "  ) AS _raw"
     )
 
@@ -309,9 +363,8 @@ def table_records(relation: str, present: Iterable[str]) -> str:
     have = frozenset(present)
     fields = {}
     for name, sql_type in sc.TABLE_COLUMNS:
-        fields[name] = (
-            f"CAST({_ident(name)} AS {sql_type})" if name in have else (f"CAST(NULL AS {sql_type})")
-        )
+        source = _ident(name) if name in have else "NULL"
+        fields[name] = f"CAST({source} AS {sql_type})"
     for name, ns in _DERIVED_TIMES.items():
         fields[name] = derived_time(fields[ns])
     return f"SELECT\n  {_table_select(fields)}\nFROM {relation}"

@@ -7,6 +7,11 @@ the DuckDB file, else Parquet, else JSON Lines, else CSV (``format=`` chooses an
 connection is an in-memory DuckDB with the view ``records`` (exactly
 :data:`tradetrace.semconv.TABLE_COLUMNS`), ``runs`` (the run resources, when they were written)
 and the views of :mod:`tradetrace.query.views`. Its session time zone is UTC.
+
+A DuckDB file is attached read-only; one that another process is writing is locked by DuckDB
+(a clear :class:`SourceError` says so). One that this very process is writing (a Recorder with
+the duckdb exporter, in a notebook say) is read through that process's own database: the views
+are temporary objects of the connection, and queries see what was flushed.
 """
 
 from __future__ import annotations
@@ -194,37 +199,55 @@ def _columns(connection: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
     return list(connection.sql(f"SELECT * FROM {relation} LIMIT 0").columns)
 
 
-def _attach(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _duckdb_connection(path: Path) -> tuple[duckdb.DuckDBPyConnection, str, bool]:
+    """(connection, database name, shared): ``path`` attached read-only to a new in-memory
+    connection; or, when this very process has it open for writing (a Recorder with the duckdb
+    exporter), a connection to that same database (``shared``: only temporary objects are
+    created in it, and queries see what was flushed)."""
     import duckdb
 
+    connection = duckdb.connect(":memory:")
     try:
         connection.execute(f"ATTACH {readers.literal(str(path))} AS {_ATTACHED} (READ_ONLY)")
+        return connection, _ATTACHED, False
     except duckdb.Error as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "lock" in message.lower():
-            holder = re.search(r"PID (\d+)", str(exc))
-            who = f"process {holder.group(1)}" if holder else "another process"
-            raise SourceError(
-                f"{path} is locked by {who}, which is writing to it: stop that writer or "
-                "read its CSV, JSON Lines or Parquet exports instead"
-            ) from None
-        raise SourceError(f"{path} cannot be opened as a DuckDB database: {message}") from None
+        connection.close()
+        text = str(exc)
+    first = text.splitlines()[0] if text else "unknown error"
+    if "already attached" in text or "different configuration" in text:
+        try:
+            shared = duckdb.connect(str(path))
+        except duckdb.Error as again:
+            raise SourceError(f"{path} cannot be opened: {str(again).splitlines()[0]}") from None
+        ((name,),) = shared.execute("SELECT current_database()").fetchall()
+        return shared, name, True
+    if "lock" in text.lower():
+        holder = re.search(r"PID (\d+)", text)
+        who = f"process {holder.group(1)}" if holder else "another process"
+        raise SourceError(
+            f"{path} is locked by {who}, which is writing to it: stop that writer or "
+            "read its CSV, JSON Lines or Parquet exports instead"
+        )
+    raise SourceError(f"{path} cannot be opened as a DuckDB database: {first}")
 
 
-def _duckdb_views(connection: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, str]:
-    _attach(connection, path)
+def _duckdb_views(
+    connection: duckdb.DuckDBPyConnection, path: Path, database: str
+) -> tuple[str, str]:
     tables = {
         row[0]
         for row in connection.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [_ATTACHED]
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
+            "AND schema_name = 'main'",
+            [database],
         ).fetchall()
     }
     if "records" not in tables:
         raise SourceError(f"{path} is a DuckDB database without a tradetrace records table")
-    records_table = f"{_ATTACHED}.records"
+    records_table = f"{database}.main.records"
     records = readers.table_records(records_table, _columns(connection, records_table))
     if "runs" in tables:
-        runs_table = f"{_ATTACHED}.runs"
+        runs_table = f"{database}.main.runs"
         return records, readers.runs_from(runs_table, _columns(connection, runs_table))
     return records, readers.empty_runs()
 
@@ -277,33 +300,45 @@ def open_source(
     source: SourceLike,
     *,
     format: str | None = None,
-    materialize: bool = False,
+    materialize: bool | None = None,
     files: Iterable[Path] | None = None,
 ) -> Source:
     """Open ``source`` (see the module docstring) into an in-memory DuckDB connection.
 
-    ``materialize`` reads file sources once into memory (faster for several queries);
+    ``materialize`` reads the files once into an in-memory table, so that every query after
+    is quick: the default for CSV and JSON Lines, whose conversion to the table's types is
+    costly to plan and run again per query. ``materialize=False`` reads them at each query
+    instead (for exports larger than memory). Parquet and DuckDB are always read in place.
     ``files`` restricts a file source to those record files (``tail`` reads only new data).
     """
     import duckdb
 
     location = locate(source, format)
-    connection = duckdb.connect(":memory:")
+    shared = False
+    if location.format == "duckdb":
+        connection, database, shared = _duckdb_connection(location.path)
+    else:
+        connection, database = duckdb.connect(":memory:"), ""
+    temp = "TEMP " if shared else ""
     try:
         connection.execute("SET TimeZone = 'UTC'")
         for macro in readers.MACROS:
-            connection.execute(macro)
+            connection.execute(
+                macro.replace("CREATE OR REPLACE MACRO", f"CREATE OR REPLACE {temp}MACRO")
+            )
         if location.format == "duckdb":
-            records, runs = _duckdb_views(connection, location.path)
+            records, runs = _duckdb_views(connection, location.path, database)
         else:
             chosen = tuple(files) if files is not None else location.files
             records, runs = _file_views(connection, location, chosen)
-        if materialize and location.format != "duckdb":
+        if materialize is None:
+            materialize = location.format in ("csv", "jsonl")
+        if materialize and location.format in ("csv", "jsonl"):
             connection.execute(f"CREATE TABLE tradetrace_records AS {records}")
             records = "SELECT * FROM tradetrace_records"
-        connection.execute(f"CREATE VIEW records AS {records}")
-        connection.execute(f"CREATE VIEW runs AS {runs}")
-        create_views(connection)
+        connection.execute(f"CREATE {temp}VIEW records AS {records}")
+        connection.execute(f"CREATE {temp}VIEW runs AS {runs}")
+        create_views(connection, temporary=shared)
     except SourceError:
         connection.close()
         raise

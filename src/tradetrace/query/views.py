@@ -174,8 +174,11 @@ WHERE b.kind = {_EVENT} AND b.event_type = {literal(ATOMIC_TRANSACTION)}
   AND b.updates_seq IS NULL
 ORDER BY b.time_ns, b.run_id, b.seq"""
 
+#: The UTC day of event time, as the exporters name their daily files.
+DAY_SQL = "DATE '1970-01-01' + CAST(time_ns // 86400000000000 AS INTEGER)"
+
 _PNL_DAILY = f"""SELECT
-  CAST(time AS DATE) AS day, symbol, count(*) AS trades,
+  {DAY_SQL} AS day, symbol, count(*) AS trades,
   coalesce(sum({product("price", "size")}), 0) AS volume,
   coalesce(sum(fee_quote), 0) AS fees,
   coalesce(sum(realized_pnl), 0) AS realized_pnl,
@@ -230,7 +233,9 @@ VIEWS: dict[str, str] = {
 }
 
 
-def create_views(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create every view of :data:`VIEWS` over the connection's ``records`` view."""
+def create_views(connection: duckdb.DuckDBPyConnection, temporary: bool = False) -> None:
+    """Create every view of :data:`VIEWS` over the connection's ``records`` view (as temporary
+    views when the connection's database is not ours to change)."""
+    kind = "TEMP VIEW" if temporary else "VIEW"
     for name, select in VIEWS.items():
-        connection.execute(f"CREATE VIEW {name} AS\n{select}")
+        connection.execute(f"CREATE {kind} {name} AS\n{select}")
