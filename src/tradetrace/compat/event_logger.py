@@ -278,7 +278,7 @@ class _EventLog:
             self._keep_snapshots(seqs)
         return result
 
-    def _log_event(
+    def log_event(
         self,
         timestamp: Any,
         event_type: str,
@@ -288,13 +288,16 @@ class _EventLog:
         position_snapshot: Mapping[str, Any] | None = None,
         **event_data: Any,
     ) -> int:
+        """Log an event; returns its order. ``event_data``: the seed's optional fields
+        (``purpose``, ``related_events``, ``parent_event``, ``tx_hash``, gas and execution
+        costs, ``status``, ...) and any other field."""
         data = _from_seed(event_data, self.include_balance_snapshots)
         data.pop("recorder", None)
         data.pop("time", None)
         data.update(event_type=event_type, venue=venue, token=token, amount=amount)
         return self._log(ledger.event, timestamp, position_snapshot, data)
 
-    def _log_gas_fee(
+    def log_gas_fee(
         self,
         timestamp: Any,
         gas_cost_eth: Any,
@@ -304,13 +307,14 @@ class _EventLog:
         gas_price_gwei: Any,
         position_snapshot: Mapping[str, Any] | None = None,
     ) -> int:
+        """``GAS_FEE_PAID`` on ETHEREUM in ETH (see :func:`tradetrace.ledger.gas_fee`)."""
         return self._log(ledger.gas_fee, timestamp, position_snapshot, {
             "gas_cost_eth": gas_cost_eth, "gas_cost_usd": gas_cost_usd,
             "operation_type": operation_type, "gas_units": gas_units,
             "gas_price_gwei": gas_price_gwei,
         })  # fmt: skip
 
-    def _log_stake(
+    def log_stake(
         self,
         timestamp: Any,
         venue: str,
@@ -322,12 +326,14 @@ class _EventLog:
         *,
         output_token: str | None = None,
     ) -> int:
+        """``STAKE_DEPOSIT``: ETH in, weETH (ETHERFI) or wstETH (LIDO) out. Other venues must
+        name ``output_token`` (the seed silently wrote wstETH)."""
         return self._log(ledger.stake, timestamp, position_snapshot, {
             "venue": venue, "eth_in": eth_in, "lst_out": lst_out, "oracle_price": oracle_price,
             "iteration": iteration, "output_token": output_token,
         })  # fmt: skip
 
-    def _log_aave_supply(
+    def log_aave_supply(
         self,
         timestamp: Any,
         token: str,
@@ -337,13 +343,15 @@ class _EventLog:
         iteration: int | None = None,
         position_snapshot: Mapping[str, Any] | None = None,
     ) -> int:
+        """``COLLATERAL_SUPPLIED`` on AAVE with the aToken amount, the liquidity index and the
+        seed's ``conversion_note``."""
         return self._log(ledger.supply_collateral, timestamp, position_snapshot, {
             "token": token, "amount_supplied": amount_supplied,
             "atoken_received": atoken_received, "liquidity_index": liquidity_index,
             "iteration": iteration,
         })  # fmt: skip
 
-    def _log_atomic_transaction(
+    def log_atomic_transaction(
         self,
         timestamp: Any,
         bundle_name: str,
@@ -351,6 +359,9 @@ class _EventLog:
         net_result: Mapping[str, Any] | None,
         position_snapshot: Mapping[str, Any] | None = None,
     ) -> list[int]:
+        """An ``ATOMIC_TRANSACTION`` wrapper then its details (each a mapping of
+        :meth:`log_event` keywords), all validated first; returns
+        ``[wrapper_order, *detail_orders]``; details carry ``parent_event``."""
         details = [
             _from_seed(d, self.include_balance_snapshots) if isinstance(d, Mapping) else d
             for d in detail_events
@@ -359,7 +370,7 @@ class _EventLog:
             "bundle_name": bundle_name, "detail_events": details, "net_result": net_result,
         })  # fmt: skip
 
-    def _log_perp_trade(
+    def log_perp_trade(
         self,
         timestamp: Any,
         venue: str,
@@ -371,13 +382,14 @@ class _EventLog:
         execution_cost_usd: Any,
         position_snapshot: Mapping[str, Any] | None = None,
     ) -> int:
+        """``TRADE_EXECUTED``: amount = ``abs(size_eth)`` ETH; venue upper-cased."""
         return self._log(ledger.perp_trade, timestamp, position_snapshot, {
             "venue": venue, "instrument": instrument, "side": side, "size": size_eth,
             "entry_price": entry_price, "notional_usd": notional_usd,
             "execution_cost_usd": execution_cost_usd, "token": "ETH",
         }, {"size": "size_eth"})  # fmt: skip
 
-    def _log_funding_payment(
+    def log_funding_payment(
         self,
         timestamp: Any,
         venue: str,
@@ -386,6 +398,7 @@ class _EventLog:
         pnl_usd: Any,
         position_snapshot: Mapping[str, Any] | None = None,
     ) -> int:
+        """``FUNDING_PAYMENT`` in USDT: amount = ``abs(pnl_usd)``, RECEIVED or PAID."""
         return self._log(ledger.funding_payment, timestamp, position_snapshot, {
             "venue": venue, "funding_rate": funding_rate, "notional_usd": notional_usd,
             "pnl_usd": pnl_usd,
@@ -563,122 +576,6 @@ class EventLogger(_EventLog):
     to that Recorder. Thread safe; use as a context manager or call :meth:`close`.
     """
 
-    def log_event(
-        self,
-        timestamp: Any,
-        event_type: str,
-        venue: str | None,
-        token: str | None = None,
-        amount: Any = None,
-        position_snapshot: Mapping[str, Any] | None = None,
-        **event_data: Any,
-    ) -> int:
-        """Log an event; returns its order. ``event_data``: the seed's optional fields
-        (``purpose``, ``related_events``, ``parent_event``, ``tx_hash``, gas and execution
-        costs, ``status``, ...) and any other field."""
-        return self._log_event(
-            timestamp, event_type, venue, token, amount, position_snapshot, **event_data
-        )
-
-    def log_gas_fee(
-        self,
-        timestamp: Any,
-        gas_cost_eth: Any,
-        gas_cost_usd: Any,
-        operation_type: str,
-        gas_units: int,
-        gas_price_gwei: Any,
-        position_snapshot: Mapping[str, Any] | None = None,
-    ) -> int:
-        """``GAS_FEE_PAID`` on ETHEREUM in ETH (see :func:`tradetrace.ledger.gas_fee`)."""
-        return self._log_gas_fee(
-            timestamp, gas_cost_eth, gas_cost_usd, operation_type, gas_units, gas_price_gwei,
-            position_snapshot,
-        )  # fmt: skip
-
-    def log_stake(
-        self,
-        timestamp: Any,
-        venue: str,
-        eth_in: Any,
-        lst_out: Any,
-        oracle_price: Any,
-        iteration: int | None = None,
-        position_snapshot: Mapping[str, Any] | None = None,
-        *,
-        output_token: str | None = None,
-    ) -> int:
-        """``STAKE_DEPOSIT``: ETH in, weETH (ETHERFI) or wstETH (LIDO) out. Other venues must
-        name ``output_token`` (the seed silently wrote wstETH)."""
-        return self._log_stake(
-            timestamp, venue, eth_in, lst_out, oracle_price, iteration, position_snapshot,
-            output_token=output_token,
-        )  # fmt: skip
-
-    def log_aave_supply(
-        self,
-        timestamp: Any,
-        token: str,
-        amount_supplied: Any,
-        atoken_received: Any,
-        liquidity_index: Any,
-        iteration: int | None = None,
-        position_snapshot: Mapping[str, Any] | None = None,
-    ) -> int:
-        """``COLLATERAL_SUPPLIED`` on AAVE with the aToken amount, the liquidity index and the
-        seed's ``conversion_note``."""
-        return self._log_aave_supply(
-            timestamp, token, amount_supplied, atoken_received, liquidity_index, iteration,
-            position_snapshot,
-        )  # fmt: skip
-
-    def log_atomic_transaction(
-        self,
-        timestamp: Any,
-        bundle_name: str,
-        detail_events: Iterable[Mapping[str, Any]],
-        net_result: Mapping[str, Any] | None,
-        position_snapshot: Mapping[str, Any] | None = None,
-    ) -> list[int]:
-        """An ``ATOMIC_TRANSACTION`` wrapper then its details (each a mapping of
-        :meth:`log_event` keywords), all validated first; returns
-        ``[wrapper_order, *detail_orders]``; details carry ``parent_event``."""
-        return self._log_atomic_transaction(
-            timestamp, bundle_name, detail_events, net_result, position_snapshot
-        )
-
-    def log_perp_trade(
-        self,
-        timestamp: Any,
-        venue: str,
-        instrument: str,
-        side: str,
-        size_eth: Any,
-        entry_price: Any,
-        notional_usd: Any,
-        execution_cost_usd: Any,
-        position_snapshot: Mapping[str, Any] | None = None,
-    ) -> int:
-        """``TRADE_EXECUTED``: amount = ``abs(size_eth)`` ETH; venue upper-cased."""
-        return self._log_perp_trade(
-            timestamp, venue, instrument, side, size_eth, entry_price, notional_usd,
-            execution_cost_usd, position_snapshot,
-        )  # fmt: skip
-
-    def log_funding_payment(
-        self,
-        timestamp: Any,
-        venue: str,
-        funding_rate: Any,
-        notional_usd: Any,
-        pnl_usd: Any,
-        position_snapshot: Mapping[str, Any] | None = None,
-    ) -> int:
-        """``FUNDING_PAYMENT`` in USDT: amount = ``abs(pnl_usd)``, RECEIVED or PAID."""
-        return self._log_funding_payment(
-            timestamp, venue, funding_rate, notional_usd, pnl_usd, position_snapshot
-        )
-
     def __enter__(self) -> EventLogger:
         return self
 
@@ -705,13 +602,13 @@ class AsyncEventLogger(_EventLog):
     ``update_event``, ``get_events`` and ``events`` stay plain, as in the seed's live example
     (``event_logger.update_event(1523, {...})``)."""
 
-    log_event = _awaitable(EventLogger.log_event)
-    log_gas_fee = _awaitable(EventLogger.log_gas_fee)
-    log_stake = _awaitable(EventLogger.log_stake)
-    log_aave_supply = _awaitable(EventLogger.log_aave_supply)
-    log_atomic_transaction = _awaitable(EventLogger.log_atomic_transaction)
-    log_perp_trade = _awaitable(EventLogger.log_perp_trade)
-    log_funding_payment = _awaitable(EventLogger.log_funding_payment)
+    log_event = _awaitable(_EventLog.log_event)
+    log_gas_fee = _awaitable(_EventLog.log_gas_fee)
+    log_stake = _awaitable(_EventLog.log_stake)
+    log_aave_supply = _awaitable(_EventLog.log_aave_supply)
+    log_atomic_transaction = _awaitable(_EventLog.log_atomic_transaction)
+    log_perp_trade = _awaitable(_EventLog.log_perp_trade)
+    log_funding_payment = _awaitable(_EventLog.log_funding_payment)
 
     async def __aenter__(self) -> AsyncEventLogger:
         return self
