@@ -26,10 +26,11 @@ class InvalidRecordError(ValueError):
         self.field = field
         self.value = value
         self.problem = problem
-        super().__init__(f"{field}={_short_repr(value)}: {problem}")
+        super().__init__(f"{field}={short_repr(value)}: {problem}")
 
 
-def _short_repr(value: object) -> str:
+def short_repr(value: object) -> str:
+    """``repr`` cut to 80 characters; never raises (a hostile ``__repr__`` is named)."""
     try:
         text = repr(value)
     except Exception:  # a hostile __repr__ must not hide the real error

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+import tradetrace as tt
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 #: Every credential ccxt knows, each a canary that must never appear in anything exported.
@@ -82,3 +84,9 @@ def binance(make_exchange: Callable[..., Any]) -> Any:
     exchange = make_exchange()
     exchange.load_markets()
     return exchange
+
+
+@pytest.fixture
+def rec(recorder: tt.Recorder) -> tt.Recorder:
+    """The root conftest's explicit Recorder (memory exporter), under the name these tests use."""
+    return recorder

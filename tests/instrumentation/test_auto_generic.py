@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -39,18 +37,6 @@ class AvellanedaClient:
 
     def my_callback(self, payload: dict) -> None:
         return None
-
-
-@pytest.fixture
-def memory() -> MemoryExporter:
-    return MemoryExporter()
-
-
-@pytest.fixture
-def rec(memory: MemoryExporter, tmp_path: Path) -> Iterator[tt.Recorder]:
-    recorder = tt.Recorder(exporters=(memory,), directory=tmp_path, schedule_delay=0.01)
-    yield recorder
-    recorder.shutdown(5)
 
 
 def flushed(rec: tt.Recorder, memory: MemoryExporter) -> list[tt.Record]:

@@ -17,18 +17,6 @@ from tradetrace.exporters.memory import MemoryExporter
 from tradetrace.pipeline.redaction import NON_FINITE_MARKER, REDACTED, REPR_MARKER
 
 
-@pytest.fixture
-def memory() -> MemoryExporter:
-    return MemoryExporter()
-
-
-@pytest.fixture
-def rec(memory: MemoryExporter, tmp_path: Path) -> Iterator[tt.Recorder]:
-    recorder = tt.Recorder(exporters=(memory,), directory=tmp_path, schedule_delay=0.01)
-    yield recorder
-    recorder.shutdown(5)
-
-
 def records(rec: tt.Recorder, memory: MemoryExporter) -> list[tt.Record]:
     assert rec.flush(5)
     return sorted(memory.records, key=lambda r: r.seq)

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tradetrace import semconv as sc
-from tradetrace.exporters.rows import hex_id, to_json
+from tradetrace.exporters.rows import hex_id, safe_text, to_json
 from tradetrace.records import Record
 
 DECIMAL = pa.decimal128(38, 18)
@@ -107,15 +107,6 @@ def fit_decimal(value: Decimal) -> Decimal | None:
     except ArithmeticError:
         return None
     return scaled if scaled == value else None
-
-
-def safe_text(value: str) -> str:
-    """``value`` encodable as UTF-8: lone surrogates become ``\\udcff`` text."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
 
 
 # --- one column per SQL type -----------------------------------------------------------------

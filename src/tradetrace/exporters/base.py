@@ -8,6 +8,7 @@ An exporter receives batches of records on its own thread (never the caller's), 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -41,16 +42,18 @@ class Exporter(Protocol):
     def after_fork(self) -> None: ...
 
 
-class BaseExporter:
+class BaseExporter(ABC):
     """Defaults for the optional parts of :class:`Exporter`; subclasses implement ``export``."""
 
     name = "exporter"
 
     def open(self, run: Run) -> None:
         """Called once per run before its first batch."""
+        return None  # optional hook: nothing to do by default
 
-    def export(self, batch: Sequence[Record]) -> ExportResult:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def export(self, batch: Sequence[Record]) -> ExportResult:
+        """Write one batch; called on the exporter's own thread."""
 
     def force_flush(self, timeout: float) -> bool:
         """Make everything exported so far durable or visible; True on success."""
@@ -58,9 +61,11 @@ class BaseExporter:
 
     def shutdown(self, timeout: float) -> None:
         """Release resources; called once."""
+        return None  # optional hook: nothing to do by default
 
     def after_fork(self) -> None:
         """Forget state inherited from the parent process (open files, sockets)."""
+        return None  # optional hook: nothing to do by default
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

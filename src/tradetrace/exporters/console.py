@@ -9,7 +9,7 @@ from typing import IO, Any
 
 from tradetrace import semconv as sc
 from tradetrace.exporters.base import BaseExporter, ExportResult
-from tradetrace.exporters.rows import IsoTime, to_json
+from tradetrace.exporters.rows import IsoTime, decimal_text, to_json
 from tradetrace.records import Record
 
 _HIDDEN = frozenset({sc.EXCEPTION_STACKTRACE})
@@ -17,7 +17,7 @@ _HIDDEN = frozenset({sc.EXCEPTION_STACKTRACE})
 
 def _text(value: Any) -> str:
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return decimal_text(value)
     if isinstance(value, (dict, list, tuple)):
         return to_json(value).decode("utf-8")
     return str(value)

@@ -19,7 +19,7 @@ from typing import IO, Any
 from tradetrace import semconv as sc
 from tradetrace.exporters.base import BaseExporter, ExportResult
 from tradetrace.exporters.daily_files import DailyFiles, group_by_file
-from tradetrace.exporters.rows import IsoTime, compile_row, hex_id, to_json
+from tradetrace.exporters.rows import IsoTime, compile_row, decimal_text, hex_id, to_json
 from tradetrace.pipeline.run import Run
 from tradetrace.records import Record
 
@@ -35,7 +35,7 @@ def csv_cell(value: Any) -> Any:
     if kind is str:
         return "'" + value if value.startswith(FORMULA_PREFIXES) else value
     if kind is Decimal:
-        return format(value, "f")
+        return decimal_text(value)
     if kind is bool:
         return "true" if value else "false"
     if kind is dict or kind is list or kind is tuple:
@@ -138,10 +138,6 @@ class CsvExporter(BaseExporter):
 
     def after_fork(self) -> None:
         self._files.forget()
-
-    def path_for(self, kind: str, day: str) -> Path:
-        """Where records of ``kind`` on UTC day ``YYYYMMDD`` are written."""
-        return self._files.path(kind, day)
 
 
 def _with_writer(file: IO[Any]) -> tuple[IO[Any], Any]:

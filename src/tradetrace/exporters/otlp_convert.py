@@ -29,7 +29,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from tradetrace import semconv as sc
-from tradetrace.exporters.rows import to_json
+from tradetrace.exporters.rows import decimal_text, safe_text, to_json
 from tradetrace.records import Record
 from tradetrace.version import __version__
 
@@ -61,18 +61,6 @@ _SPAN_FLAGS = 0x101
 def is_span(record: Record) -> bool:
     """Whether ``record`` becomes an OTLP span (else a log record)."""
     return record.duration_ns is not None or record.kind in _SPAN_KINDS
-
-
-def decimal_text(value: Decimal) -> str:
-    """Exact digits, no exponent (``Decimal("1E-8")`` -> ``"0.00000001"``), as the other
-    exporters write them."""
-    text = str(value)
-    return format(value, "f") if "E" in text else text
-
-
-def safe_text(text: str) -> str:
-    """``text`` as valid UTF-8 (a lone surrogate becomes ``\\udcff`` text, as in CSV files)."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def truncate(text: str, limit: int | None) -> str:
@@ -137,7 +125,7 @@ class Converter:
         spans = records = 0
         for record in batch:
             try:
-                if record.duration_ns is not None or record.kind in _SPAN_KINDS:
+                if is_span(record):
                     self.fill_span(add_span(), record)
                     spans += 1
                 else:

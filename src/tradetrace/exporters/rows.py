@@ -23,10 +23,24 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NS_PER_DAY = 86_400 * 1_000_000_000
 
 
+def decimal_text(value: Decimal) -> str:
+    """Exact digits, never an exponent: ``Decimal("1E-7")`` -> ``"0.0000001"``."""
+    return format(value, "f")
+
+
+def safe_text(text: str) -> str:
+    """``text`` encodable as UTF-8: a lone surrogate becomes ``\\udcff`` text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def json_default(value: Any) -> Any:
     """orjson fallback: Decimals as exact strings, anything else as its ``repr``."""
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return decimal_text(value)
     return repr(value)
 
 
@@ -38,7 +52,7 @@ def jsonable(value: Any) -> Any:
     files), ints beyond 64 bits become exact digit strings (as Decimals do)."""
     kind = type(value)
     if kind is str:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return safe_text(value)
     if kind is int:
         return value if value in _INT_RANGE else str(value)
     if kind is dict:

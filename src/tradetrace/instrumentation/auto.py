@@ -7,6 +7,7 @@ exactly what was there. Calling ``auto_instrument`` twice returns the same handl
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -95,8 +96,7 @@ def auto_instrument(
     chosen = spec_for(client, spec)
     roles = dict(chosen.methods)
     if methods:
-        chosen = ClientSpec(chosen.name, {**roles, **methods}, chosen.camel_case_aliases,
-                            chosen.venue_attribute, chosen.reentrant_roles)  # fmt: skip
+        chosen = dataclasses.replace(chosen, methods={**roles, **methods})
         roles = dict(chosen.methods)
     handle = Instrumentation(client, chosen, recorder)
     venue = getattr(client, chosen.venue_attribute, None) if chosen.venue_attribute else None
@@ -131,6 +131,7 @@ def _wrap(handle: Instrumentation, name: str, role: str, original: Any, venue: s
         original, name, KIND_OF_ROLE[role], recorder=handle.recorder,
         attributes={sc.LEDGER_VENUE: venue} if venue else None, after=after,
         capture_result=after is None,  # results read by a hook are summarised, not copied
+        private_result_keys=handle.spec.private_result_keys,
     )  # fmt: skip
     inner = wrapper_for(original, call, static=True)  # a bound method: no self to skip
     if role not in handle.spec.reentrant_roles:

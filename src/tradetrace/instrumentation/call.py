@@ -19,6 +19,7 @@ from tradetrace.pipeline.redaction import REDACTED, Redactor
 from tradetrace.pipeline.span import Span
 from tradetrace.records import DEFERRED
 from tradetrace.semconv import RecordKind
+from tradetrace.validation import short_repr
 
 if TYPE_CHECKING:
     from tradetrace.pipeline.recorder import Recorder
@@ -34,9 +35,21 @@ After = Callable[["Recorder", Span, dict[str, Any], Any], None]
 class CallRecorder:
     """What to record about calls of one callable (see the module docstring)."""
 
-    __slots__ = ("_after", "_extract", "_fixed", "_positional", "_recorder", "_sensitive",
-                 "_var_positional", "capture_args", "capture_result", "function", "kind",
-                 "name")  # fmt: skip
+    __slots__ = (
+        "_after",
+        "_extract",
+        "_fixed",
+        "_positional",
+        "_private_result_keys",
+        "_recorder",
+        "_sensitive",
+        "_var_positional",
+        "capture_args",
+        "capture_result",
+        "function",
+        "kind",
+        "name",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -50,6 +63,7 @@ class CallRecorder:
         extract: Extract | None = None,
         recorder: Recorder | None = None,
         after: After | None = None,
+        private_result_keys: frozenset[str] = frozenset(),
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind={kind!r}: must be one of {', '.join(sorted(KINDS))}")
@@ -60,6 +74,7 @@ class CallRecorder:
         self.capture_result = capture_result
         self._extract = extract
         self._after = after
+        self._private_result_keys = private_result_keys
         self._recorder = recorder
         self._fixed = dict(attributes or {})
         self._positional: tuple[str, ...] = ()
@@ -174,8 +189,8 @@ class CallRecorder:
         kind = self.kind
         arguments = self._clean_arguments(recorder, raw) if self.capture_args else None
         cleaned = None
-        if isinstance(result, Mapping) and "info" in result:
-            result = {k: v for k, v in result.items() if k != "info"}  # ccxt's raw reply
+        if self._private_result_keys and isinstance(result, Mapping):
+            result = {k: v for k, v in result.items() if k not in self._private_result_keys}
         if self.capture_result and result is not None:
             if type(result) is tuple and all(type(v) is float and v - v == 0.0 for v in result):
                 cleaned = list(result)  # e.g. (bid, ask): finite floats need no cleaning
@@ -197,7 +212,8 @@ class CallRecorder:
                 span.status = "ok" if passed else "failed"
                 span.severity = "INFO" if passed else "CRITICAL"
             else:
-                notes.append(f"risk check result {_short(result)} is not bool or (bool, reason)")
+                shown = short_repr(result)
+                notes.append(f"risk check result {shown} is not bool or (bool, reason)")
             if reason is not None:
                 attributes[sc.RISK_REASON] = recorder._redactor.scrub_text(reason)
             self._call_attributes(attributes, arguments, cleaned)
@@ -271,14 +287,6 @@ def error_context(exc: BaseException) -> dict[str, Any]:
     if "ExchangeError" in names or "BaseError" in names:
         return {"retryable": False}
     return {}
-
-
-def _short(value: Any) -> str:
-    try:
-        text = repr(value)
-    except Exception:
-        text = f"<{type(value).__name__}>"
-    return text if len(text) < 60 else text[:57] + "..."
 
 
 def _report_anywhere(recorder: Recorder | None, kind: str, exc: Exception) -> None:

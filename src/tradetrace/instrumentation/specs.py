@@ -33,6 +33,8 @@ class ClientSpec:
     camel_case_aliases: bool = False
     venue_attribute: str | None = None
     reentrant_roles: frozenset[str] = field(default_factory=lambda: frozenset({"order"}))
+    #: Keys of mapping results never stored (ccxt's ``info``: the exchange's raw reply).
+    private_result_keys: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         unknown = {role for role in self.methods.values() if role not in ROLES}
@@ -129,6 +131,7 @@ CCXT = ClientSpec(
     },
     camel_case_aliases=True,
     venue_attribute="id",
+    private_result_keys=frozenset({"info"}),
 )
 
 SPECS = {spec.name: spec for spec in (GENERIC, CCXT)}
