@@ -3,9 +3,10 @@
 ``tradetrace demo`` runs it. The simulated client has the seed's method names
 (``calculate_optimal_spread``, ``check_risk_limits``, ``place_order``, ``on_order_filled``) and
 no tradetrace code: one ``auto_instrument(client)`` line records its decisions, risk checks,
-orders and fills. ``inventory_skew`` is a strategy function under ``@instrument``; each quoting
-cycle is a span. One cycle hits a simulated rate limit (an API error, as in the seed's demo);
-at the end a hedge runs as an atomic bundle and a withdrawal goes through a live lifecycle.
+orders and fills. ``inventory_skew`` is a strategy function recorded with ``instrument``;
+each quoting cycle is a span. One cycle hits a simulated rate limit (an API error, as in the
+seed's demo); at the end a hedge runs as an atomic bundle and a withdrawal goes through a live
+lifecycle.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-from tradetrace.api import configure, shutdown
 from tradetrace.instrumentation.auto import auto_instrument
 from tradetrace.instrumentation.decorators import instrument
 from tradetrace.pipeline.clock import SimulatedClock
@@ -41,7 +41,6 @@ def _q(value: float | Decimal, step: Decimal) -> Decimal:
     return Decimal(str(value)).quantize(step, rounding=ROUND_HALF_EVEN)
 
 
-@instrument("inventory_skew", kind="decision")
 def inventory_skew(inventory: float, gamma: float, sigma: float, horizon: float) -> float:
     """How far the reservation price moves away from mid for the current inventory."""
     return round(inventory * gamma * sigma**2 * horizon, 6)
@@ -108,13 +107,14 @@ def simulate(
     rng = random.Random(seed)
     client = SimulatedAvellanedaClient(rng)
     auto_instrument(client, recorder=recorder)  # the one line
+    skew_of = instrument("inventory_skew", kind="decision", recorder=recorder)(inventory_skew)
     gamma, sigma, k, intensity = 0.1, 2.0, 0.05, 0.9
     for step in range(steps):
         clock.advance(1_000_000_000)
         client.mid *= math.exp(rng.gauss(0, 0.0002))
         with recorder.span("quote_cycle", symbol=SYMBOL, iteration=step):
             horizon = 1 - step / steps
-            skew = inventory_skew(float(client.inventory) * 100, gamma, sigma, horizon)
+            skew = skew_of(float(client.inventory) * 100, gamma, sigma, horizon)
             bid_spread, ask_spread = client.calculate_optimal_spread(gamma, sigma, k)
             if step == steps // 2:
                 try:
@@ -196,7 +196,7 @@ def run_demo(
     if progress is None and sys.stderr.isatty():
         progress = sys.stderr
     clock = SimulatedClock(START)
-    recorder = configure(  # the global recorder: the decorated inventory_skew records there
+    recorder = Recorder(  # explicit: nothing else in the process can shut it down mid-run
         service_name="avellaneda", exporters=exporters, directory=directory, mode="backtest",
         clock=clock, strategy="avellaneda_stoikov",
     )  # fmt: skip
@@ -204,7 +204,7 @@ def run_demo(
     print(f"{steps} one-second quoting cycles on {SYMBOL}, simulated clock from {START}", file=out)
     client = simulate(recorder, clock, steps, seed, progress)
     ledger_tour(recorder, clock)
-    result = shutdown(30)
+    result = recorder.shutdown(30)
     health = recorder.health()
     net = client.realized - client.fees
     print("", file=out)
