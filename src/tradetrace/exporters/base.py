@@ -4,6 +4,10 @@ An exporter receives batches of records on its own thread (never the caller's), 
 ``open(run)`` is called once per run before the first batch, ``export(batch)`` for each batch,
 ``force_flush(timeout)`` when the user flushes and ``shutdown(timeout)`` once at the end.
 ``after_fork()`` runs in a forked child before its first batch: drop inherited handles there.
+
+Optional, looked up with ``getattr`` (not part of :class:`Exporter`): ``recover(replayed)``,
+called once after a crash with the records replayed from the durable spool, before they are
+exported; it returns those the exporter has not written yet (:class:`BaseExporter` keeps all).
 """
 
 from __future__ import annotations
@@ -66,6 +70,13 @@ class BaseExporter(ABC):
     def after_fork(self) -> None:
         """Forget state inherited from the parent process (open files, sockets)."""
         return None  # optional hook: nothing to do by default
+
+    def recover(self, replayed: Sequence[Record]) -> Sequence[Record]:
+        """Records replayed from the durable spool after a crash (the first ones from this
+        exporter's checkpoint on, in spool order, at most a few thousand), called once before
+        they are exported: return those this exporter has not written yet. The default keeps all
+        (at-least-once)."""
+        return replayed
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

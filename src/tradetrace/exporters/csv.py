@@ -5,21 +5,39 @@ fills file starts with the seed trade header); attributes without a column go to
 ``attributes`` cell. Decimals are written digit for digit, floats by shortest repr, booleans as
 ``true``/``false``. Text cells that begin with ``=``, ``+``, ``-``, ``@``, tab or CR get a
 leading ``'`` so spreadsheets do not run them as formulas; numbers are never touched.
+
+After a crash, :meth:`CsvExporter.recover` parses each file a replayed record could be in once,
+from the start (a quoted cell may hold line breaks, so a row's end is only known that way): a
+row is whole when it parses and ends with ``\\r\\n``. Anything after the last whole row is a
+write cut short and is cut; rows of replayed records already there are not written again.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from tradetrace import semconv as sc
 from tradetrace.exporters.base import BaseExporter, ExportResult
-from tradetrace.exporters.daily_files import DailyFiles, group_by_file
-from tradetrace.exporters.rows import IsoTime, compile_row, decimal_text, hex_id, to_json
+from tradetrace.exporters.daily_files import (
+    DailyFiles,
+    Scanned,
+    Wanted,
+    ends_with,
+    group_by_file,
+)
+from tradetrace.exporters.rows import (
+    IsoTime,
+    compile_row,
+    decimal_text,
+    hex_id,
+    safe_text,
+    to_json,
+)
 from tradetrace.pipeline.run import Run
 from tradetrace.records import Record
 
@@ -96,11 +114,98 @@ def _header(kind: str) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+#: The largest cell :func:`scan_csv` reads (``csv``'s default, 128 KiB, is below what a stack
+#: trace or a snapshot in ``attributes`` can hold).
+_FIELD_LIMIT = 1 << 30
+
+
+def scan_csv(file: BinaryIO, wanted: Wanted) -> Scanned:
+    """One pass over a CSV file written by :class:`CsvExporter`: where its last whole row ends
+    and which ``(run_id cell, seq)`` of ``wanted`` its rows hold (columns found by the header).
+
+    ``csv.reader`` is fed the file's physical lines (split on ``\\n``, decoded with
+    ``surrogateescape`` so a cut multibyte character parses), counting their bytes: when it
+    yields a row, its last line is the last one fed, so the row ends where the count is.
+    """
+    consumed = 0
+    crlf = False
+
+    def lines() -> Iterator[str]:
+        nonlocal consumed, crlf
+        for line in file:
+            consumed += len(line)
+            crlf = line.endswith(b"\r\n")
+            yield line.decode("utf-8", "surrogateescape")
+
+    # strict: a quoted cell still open at the end of the file raises instead of being a row
+    reader = csv.reader(lines(), strict=True)
+    texts = {run: {str(seq): seq for seq in seqs} for run, seqs in wanted.items()}
+    scanned = Scanned()
+    found = scanned.found
+    columns: list[str] | None = None
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, _FIELD_LIMIT))
+    try:
+        while True:  # a malformed row raises; the reader goes on with the next line
+            try:
+                if columns is None:
+                    for row in reader:
+                        if crlf:
+                            columns = row
+                            scanned.end = consumed
+                            break
+                    if columns is None:
+                        break
+                if "run_id" in columns and "seq" in columns:
+                    run_at, seq_at = columns.index("run_id"), columns.index("seq")
+                    for row in reader:
+                        if not crlf:
+                            continue  # only the last row: cut short
+                        scanned.end = consumed
+                        try:
+                            seqs = texts.get(row[run_at])
+                            if seqs is not None and row[seq_at] in seqs:
+                                found.add((row[run_at], seqs[row[seq_at]]))
+                        except IndexError:
+                            continue
+                else:  # not a tradetrace file: only its torn tail matters
+                    for _ in reader:
+                        if crlf:
+                            scanned.end = consumed
+            except csv.Error:
+                continue
+            break
+    finally:
+        csv.field_size_limit(limit)
+    return scanned
+
+
+def _whole_rows(path: Path) -> bool:
+    """Whether ``path`` ends with a whole row: a final ``\\r\\n`` outside quotes (csv.writer
+    doubles quotes inside cells, so outside means after an even count of them)."""
+    if not ends_with(path, b"\r\n"):
+        return False
+    quotes = 0
+    try:
+        with open(path, "rb") as file:
+            for chunk in iter(lambda: file.read(1 << 20), b""):
+                quotes += chunk.count(b'"')
+    except FileNotFoundError:
+        return True
+    return quotes % 2 == 0
+
+
+def _file_key(record: Record) -> tuple[str, int]:
+    """A record's ``(run_id cell, seq)`` as :func:`scan_csv` reads them back."""
+    return safe_text(csv_cell(record.run_id)), record.seq
+
+
 class CsvExporter(BaseExporter):
     """Writes ``{directory}/{service}_{kind}s_{YYYYMMDD}.csv`` files (``directory`` is the
     exporter's own folder, ``<configure directory>/csv`` when built by name)."""
 
     name = "csv"
+    durable_on_export = True  # each batch is flushed to the file before export returns
 
     def __init__(self, directory: str | Path, service_name: str = "tradetrace") -> None:
         self.directory = Path(directory)
@@ -109,10 +214,14 @@ class CsvExporter(BaseExporter):
         )
         self._service = service_name
         self._iso = IsoTime()
+        #: What :meth:`recover` found: records skipped, bytes repaired, files scanned...
+        self.recovery = self._files.recovery
 
     def open(self, run: Run) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{self._service}_runs.csv"
+        if not _whole_rows(path):  # a crash while the last run's row was written
+            self._files.repair(path, scan_csv)
         resource = run.to_dict()
         new = not path.exists() or path.stat().st_size == 0
         with open(path, "a", newline="", encoding="utf-8", errors="backslashreplace") as file:
@@ -128,6 +237,11 @@ class CsvExporter(BaseExporter):
             files.get(kind, day_name)[1].writerows(rows)
         files.flush_touched()
         return ExportResult.SUCCESS
+
+    def recover(self, replayed: Sequence[Record]) -> Sequence[Record]:
+        """Cut torn rows and drop the replayed records the files already hold (by
+        ``(run_id, seq)``); see the module docstring."""
+        return self._files.recover(replayed, _file_key, scan_csv)
 
     def force_flush(self, timeout: float) -> bool:
         self._files.flush_touched()

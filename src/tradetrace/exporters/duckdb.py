@@ -22,7 +22,8 @@ cores stay with the trading loop). Pass None to leave DuckDB's own setting.
 
 Re-delivering a batch inserts nothing twice: a plain ``INSERT`` that meets an existing
 ``(run_id, seq)`` is rolled back by DuckDB and redone as ``INSERT OR IGNORE`` (the slower path is
-paid only then).
+paid only then, and counts the rows it ignored in ``recovery["skipped"]``). So records replayed
+after a crash need no ``recover`` here.
 
 DuckDB lets one process write a database file. The file is opened when the exporter is built (on
 the caller's thread, at ``configure`` time), so a second process gets a clear
@@ -76,6 +77,9 @@ _WAY_OUT = (
     "one DuckDB database per writing process: give each process its own directory/file, "
     "or use exporters=('parquet',) for a directory many processes can write"
 )
+
+
+_IGNORE_SLICE = 8192  # rows per INSERT OR IGNORE (see DuckDBExporter._insert_or_ignore)
 
 
 class DatabaseLockedError(RuntimeError):
@@ -211,6 +215,8 @@ class DuckDBExporter(BaseExporter):
         self._pending_rows = 0
         self._pending_since = 0.0
         self._longest = FULL_BATCH
+        #: Rows already in the database (re-delivered, or replayed after a crash), ignored.
+        self.recovery: dict[str, int] = {"skipped": 0}
 
     # --- the exporter protocol -----------------------------------------------------------
 
@@ -313,16 +319,48 @@ class DuckDBExporter(BaseExporter):
             self._pending, self._pending_rows = [], 0
         rows = data.num_rows
         connection = self._connection()
-        connection.register(_BATCH_VIEW, data)
         try:
+            connection.register(_BATCH_VIEW, data)
             try:
                 connection.execute(_INSERT)
             except duckdb.ConstraintException:  # rolled back: some rows are there already
-                connection.execute(_INSERT_OR_IGNORE)
+                connection.unregister(_BATCH_VIEW)
+                self._insert_or_ignore(connection, data)
         except duckdb.Error as exc:
             raise RuntimeError(f"{rows} records were not written to {self.path}: {exc}") from exc
         finally:
             connection.unregister(_BATCH_VIEW)
+
+    def _insert_or_ignore(self, connection: duckdb.DuckDBPyConnection, data: pa.Table) -> None:
+        """Insert the rows not there yet, in slices: checking keys needs far more memory than
+        a plain insert, and ``memory_limit`` is small on purpose."""
+        for offset in range(0, data.num_rows, _IGNORE_SLICE):
+            part = data.slice(offset, _IGNORE_SLICE)
+            connection.register(_BATCH_VIEW, part)
+            try:
+                inserted = connection.execute(_INSERT_OR_IGNORE).fetchone()
+            finally:
+                connection.unregister(_BATCH_VIEW)
+            if inserted is not None:
+                self.recovery["skipped"] += part.num_rows - inserted[0]
+
+    def recover(self, replayed: Sequence[Record]) -> Sequence[Record]:
+        """The replayed records whose ``(run_id, seq)`` the database does not hold yet (the
+        primary key would ignore them anyway; asking first keeps the insert on its fast
+        path)."""
+        wanted: dict[str, set[int]] = {}
+        for record in replayed:
+            wanted.setdefault(record.run_id, set()).add(record.seq)
+        present: set[tuple[str, int]] = set()
+        connection = self._connection()
+        for run_id, seqs in wanted.items():
+            rows = connection.execute(
+                "SELECT seq FROM records WHERE run_id = ? AND seq BETWEEN ? AND ?",
+                [run_id, min(seqs), max(seqs)],
+            ).fetchall()
+            present.update((run_id, seq) for (seq,) in rows if seq in seqs)
+        self.recovery["skipped"] += len(present)
+        return [r for r in replayed if (r.run_id, r.seq) not in present]
 
     def _checkpoint(self) -> None:
         try:

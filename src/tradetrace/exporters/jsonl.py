@@ -9,6 +9,10 @@ beyond 64 bits come back as their exact text). Decimals are JSON strings with ev
 JSON number would be read back as a float), and so are ints beyond 64 bits; floats use the
 shortest repr. A lone surrogate is written as ``\\udcff`` text.
 
+After a crash, :meth:`JsonLinesExporter.recover` reads each file a replayed record could be in
+once: a last line without its newline is cut unless it is a whole object (then the newline is
+added), and the records already there are not written again.
+
 ``export_json`` writes the seed's shape instead: a JSON array of flat objects with the short
 column names of the CSV files (``price``, ``size``, ``fee_asset``, ...).
 """
@@ -18,18 +22,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
 from tradetrace import semconv as sc
 from tradetrace.exporters.base import BaseExporter, ExportResult
-from tradetrace.exporters.daily_files import DailyFiles, group_by_file
+from tradetrace.exporters.daily_files import (
+    DailyFiles,
+    Scanned,
+    Wanted,
+    ends_with,
+    group_by_file,
+)
 from tradetrace.exporters.rows import (
     ROW_FUNCTIONS,
     IsoTime,
     json_object,
     record_from_json,
+    safe_text,
     to_json,
 )
 from tradetrace.pipeline.clock import to_ns
@@ -38,23 +49,79 @@ from tradetrace.records import Record
 
 _OPTIONS = orjson.OPT_APPEND_NEWLINE
 _KEYS = {kind.value: sc.KIND_COLUMNS[kind] for kind in sc.RecordKind}
+_SEQ_FIRST = b'{"seq":'  # how every line this exporter writes begins
+
+
+def scan_jsonl(file: BinaryIO, wanted: Wanted) -> Scanned:
+    """One pass over a JSON Lines file: where its last whole line ends and which
+    ``(run_id, seq)`` of ``wanted`` it holds. A line is parsed only when its leading ``seq`` is
+    wanted (or it does not start as this exporter's lines do)."""
+    any_seq = set().union(*wanted.values())
+    scanned = Scanned()
+    torn = b""
+    for line in file:
+        if not line.endswith(b"\n"):
+            torn = line  # only the last line
+            break
+        if line.startswith(_SEQ_FIRST):
+            try:
+                if int(line[7 : line.find(b",", 7)]) not in any_seq:
+                    continue
+            except ValueError:
+                pass
+        _match(line, wanted, scanned.found)
+    scanned.end = file.tell() - len(torn)
+    if torn and _match(torn, wanted, scanned.found):  # whole, only its newline is missing
+        scanned.end += len(torn)
+        scanned.terminator = b"\n"
+    return scanned
+
+
+def _match(line: bytes, wanted: Wanted, found: set[tuple[str, int]]) -> bool:
+    """Whether ``line`` is a JSON object; add its ``(run_id, seq)`` to ``found`` if wanted."""
+    try:
+        item = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    if type(item) is not dict:
+        return False
+    run, seq = item.get("run_id"), item.get("seq")
+    if type(run) is str and type(seq) is int and seq in wanted.get(run, ()):
+        found.add((run, seq))
+    return True
+
+
+def _file_key(record: Record) -> tuple[str, int]:
+    """A record's ``(run_id, seq)`` as :func:`scan_jsonl` reads them back."""
+    return safe_text(record.run_id), record.seq
 
 
 class JsonLinesExporter(BaseExporter):
     """Writes ``{directory}/{service}_{kind}s_{YYYYMMDD}.jsonl`` files."""
 
     name = "jsonl"
+    durable_on_export = True  # each batch is flushed to the file before export returns
 
     def __init__(self, directory: str | Path, service_name: str = "tradetrace") -> None:
         self.directory = Path(directory)
         self._service = service_name
         self._files = DailyFiles(self.directory, service_name, ".jsonl", lambda _: b"", True)
         self._iso = IsoTime()
+        #: What :meth:`recover` found: records skipped, bytes repaired, files scanned...
+        self.recovery = self._files.recovery
 
     def open(self, run: Run) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / f"{self._service}_runs.jsonl", "ab") as file:
+        path = self.directory / f"{self._service}_runs.jsonl"
+        if not ends_with(path, b"\n"):  # a crash while the last run's line was written
+            self._files.repair(path, scan_jsonl)
+        with open(path, "ab") as file:
             file.write(to_json(run.to_dict(), _OPTIONS))
+
+    def recover(self, replayed: Sequence[Record]) -> Sequence[Record]:
+        """Cut a torn last line and drop the replayed records the files already hold (by
+        ``(run_id, seq)``); see the module docstring."""
+        return self._files.recover(replayed, _file_key, scan_jsonl)
 
     def export(self, batch: Sequence[Record]) -> ExportResult:
         iso = self._iso

@@ -17,13 +17,20 @@ name is free, so two exporters, processes or runs with the same run id never col
 files cannot be appended to: rows still gathered when the process dies are lost (pair with the
 ``jsonl`` exporter for a log that is written batch by batch). Re-delivered batches are written
 again; readers that need uniqueness deduplicate on ``(run_id, seq)``.
+
+After a crash, :meth:`ParquetExporter.recover` reads the ``run_id`` and ``seq`` columns of the
+run's files in the folders the replayed records belong to (only the row groups whose statistics
+allow a replayed seq) and drops the records already written by a rotation before the crash. It
+also removes the temporary files a dead process left there (killed between write and link).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
+import time
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -37,8 +44,13 @@ from tradetrace.exporters.base import BaseExporter, ExportResult
 from tradetrace.pipeline.run import Run, check_file_name_part
 from tradetrace.records import Record
 
+logger = logging.getLogger("tradetrace")
+
 #: Rows per file (one row group) unless flushed earlier.
 ROWS_PER_FILE = 100_000
+#: A temporary file untouched for this long, of a process that is gone, is a leftover.
+LEFTOVER_AFTER_S = 60.0
+_TEMPORARY = re.compile(r"\..+-([0-9]+)-[0-9a-f]{8}\.parquet\.tmp")
 _NS_PER_DAY = 86_400 * 1_000_000_000
 _EPOCH = date(1970, 1, 1)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
@@ -123,9 +135,39 @@ class ParquetExporter(BaseExporter):
         self._rows: dict[Group, int] = {}
         self._total = 0
         self._next = 1
+        #: What :meth:`recover` found (for health()).
+        self.recovery: dict[str, int] = {
+            "skipped": 0,
+            "files_scanned": 0,
+            "files_unreadable": 0,
+            "temporary_removed": 0,
+        }
 
     def open(self, run: Run) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+
+    def recover(self, replayed: Sequence[Record]) -> Sequence[Record]:
+        """Drop the replayed records that files already hold (by ``(run_id, seq)``); remove
+        leftover temporary files in their folders. See the module docstring."""
+        folders: dict[tuple[str, str, int], dict[str, set[int]]] = {}
+        for r in replayed:
+            group = (file_stem(r.run_id), r.kind, r.time_ns // _NS_PER_DAY)
+            folders.setdefault(group, {}).setdefault(r.run_id, set()).add(r.seq)
+        found: set[tuple[str, int]] = set()
+        for (stem, kind, day), wanted in folders.items():
+            folder = self.directory / f"kind={kind}" / f"date={day_name(day)}"
+            try:
+                names = sorted(os.listdir(folder))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            self._remove_leftovers(folder, names)
+            ours = re.compile(re.escape(stem) + r"-[0-9]+\.parquet")
+            for name in names:
+                if ours.fullmatch(name):
+                    found.update(self._written(folder / name, wanted))
+        kept = [r for r in replayed if (r.run_id, r.seq) not in found]
+        self.recovery["skipped"] += len(replayed) - len(kept)
+        return kept
 
     def export(self, batch: Sequence[Record]) -> ExportResult:
         if not batch:
@@ -152,6 +194,45 @@ class ParquetExporter(BaseExporter):
         """Forget the parent's gathered rows: the parent writes them."""
         self._gathered, self._rows, self._total = {}, {}, 0
         self.files_written = []
+
+    def _written(self, path: Path, wanted: dict[str, set[int]]) -> set[tuple[str, int]]:
+        """The ``(run_id, seq)`` of ``wanted`` in one file (two columns, filtered on read)."""
+        self.recovery["files_scanned"] += 1
+        seqs = sorted(set().union(*wanted.values()))
+        try:
+            table = pq.read_table(
+                path,
+                columns=["run_id", "seq"],
+                filters=[("run_id", "in", sorted(wanted)), ("seq", "in", seqs)],
+            )
+        except (OSError, pa.ArrowException) as exc:  # not ours, or damaged: keep its records
+            logger.warning("tradetrace: cannot read %s to recover: %s", path, exc)
+            self.recovery["files_unreadable"] += 1
+            return set()
+        pairs = zip(
+            table.column("run_id").to_pylist(), table.column("seq").to_pylist(), strict=True
+        )
+        return {(run, seq) for run, seq in pairs if seq in wanted.get(run, ())}
+
+    def _remove_leftovers(self, folder: Path, names: list[str]) -> None:
+        """Remove ``.<stem>-<pid>-<hex>.parquet.tmp`` files of processes that are gone (or of
+        an earlier process with this one's pid), untouched for :data:`LEFTOVER_AFTER_S`."""
+        now = time.time()
+        for name in names:
+            match = _TEMPORARY.fullmatch(name)
+            if match is None:
+                continue
+            pid = int(match.group(1))
+            path = folder / name
+            try:
+                if now - path.stat().st_mtime < LEFTOVER_AFTER_S:
+                    continue  # being written: writing keeps it fresh
+                if pid != os.getpid() and _alive(pid):
+                    continue
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            self.recovery["temporary_removed"] += 1
 
     def _write(self, group: Group) -> None:
         """Write one group's rows to a new file (temporary name, then an atomic link)."""
@@ -183,3 +264,16 @@ class ParquetExporter(BaseExporter):
                     continue
                 os.replace(temporary, target)
             return target
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (assumed so where that cannot be asked)."""
+    if os.name == "nt":  # os.kill would end the process there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
