@@ -27,6 +27,7 @@ class ConsoleExporter(BaseExporter):
     """``#12 2024-05-12T14:00:00.000000000Z fill fill price=67500.1 size=0.001 ...``"""
 
     name = "console"
+    durable_on_export = True  # a returned export is in the sink (spool mode acks it)
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self._stream = stream

@@ -14,6 +14,7 @@ class MemoryExporter(BaseExporter):
     """Appends every exported record to :attr:`records`; :attr:`runs` lists opened runs."""
 
     name = "memory"
+    durable_on_export = True  # a returned export is in the sink (spool mode acks it)
 
     def __init__(self) -> None:
         self.records: list[Record] = []

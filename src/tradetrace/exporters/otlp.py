@@ -118,6 +118,7 @@ class OtlpExporter(BaseExporter):
     OpenTelemetry OTLP exporters (see the module docstring)."""
 
     name = "otlp"
+    durable_on_export = True  # a returned export is in the sink (spool mode acks it)
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ not one per column.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -186,12 +187,21 @@ def json_object(r: Record, iso: IsoTime) -> dict[str, Any]:
 _DECIMAL_KEYS = frozenset(k for k, spec in sc.ATTRIBUTES.items() if spec.type == "decimal")
 
 
+def restore_decimals(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Turn the exact strings of semconv decimal attributes back into Decimals, in place.
+
+    Marked text kept by the instrumentation (``<non-finite> nan``) stays text."""
+    for key in _DECIMAL_KEYS.intersection(attributes):
+        value = attributes[key]
+        if type(value) is str:
+            with contextlib.suppress(ArithmeticError):
+                attributes[key] = Decimal(value)
+    return attributes
+
+
 def record_from_json(item: dict[str, Any]) -> Record:
     """Rebuild a :class:`Record` from a JSON Lines object (exact strings become Decimals)."""
-    attributes = dict(item.get("attributes") or {})
-    for key in _DECIMAL_KEYS.intersection(attributes):
-        if isinstance(attributes[key], str):
-            attributes[key] = Decimal(attributes[key])
+    attributes = restore_decimals(dict(item.get("attributes") or {}))
 
     def ident(name: str) -> int | None:
         value = item.get(name)

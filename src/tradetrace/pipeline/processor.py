@@ -48,14 +48,43 @@ class FlushResult:
         )
 
 
-class _Marker:
-    """A request run on a lane's thread after every batch submitted before it."""
+class Marker:
+    """A flush or stop request, run on a lane's thread after everything submitted before it
+    (``target``: the spool position it must reach, in durable mode)."""
 
-    def __init__(self, action: Literal["flush", "stop"], deadline: float) -> None:
+    def __init__(self, action: Literal["flush", "stop"], deadline: float, target: int = 0) -> None:
         self.action = action
         self.deadline = deadline
+        self.target = target
         self.done = threading.Event()
         self.ok = False
+
+
+def call_exporter(
+    exporter: Exporter, name: str, what: str, argument: Any, errors: InternalErrors
+) -> Any:
+    """Call an exporter method (optional ones may be missing: ``None``); a failure is counted
+    under ``exporter_<what>:<name>`` and returns ``False``. An exporter never kills its lane."""
+    method = getattr(exporter, what, None)
+    if method is None:
+        return None
+    try:
+        return method(argument)
+    except BaseException as exc:
+        errors.report(f"exporter_{what}:{name}", exc)
+        return False
+
+
+def complete_deferred(record: Record, errors: InternalErrors) -> None:
+    """Finish attributes deferred by the instrumentation (see ``records.DEFERRED``); on failure
+    the record still goes out, with what it has."""
+    deferred = record.attributes.pop(DEFERRED, None)
+    if deferred is None:
+        return
+    try:
+        deferred[0](record, *deferred[1:])
+    except Exception as exc:
+        errors.report("deferred_attributes", exc)
 
 
 class Lane:
@@ -70,7 +99,7 @@ class Lane:
         self._run = run
         self._capacity = capacity
         self._errors = errors
-        self._items: deque[list[Record] | _Marker] = deque()
+        self._items: deque[list[Record] | Marker] = deque()
         self._pending = 0
         self._stopped = False
         self._cond = threading.Condition()
@@ -110,8 +139,8 @@ class Lane:
                 return True
         return False
 
-    def request(self, action: Literal["flush", "stop"], deadline: float) -> _Marker:
-        marker = _Marker(action, deadline)
+    def request(self, action: Literal["flush", "stop"], deadline: float) -> Marker:
+        marker = Marker(action, deadline)
         with self._cond:
             if self._stopped or not self._thread.is_alive():
                 marker.ok = action == "stop"
@@ -152,15 +181,7 @@ class Lane:
                 self.failed += len(batch)
 
     def _call(self, what: str, argument: Any) -> Any:
-        """Call an exporter method (optional ones may be missing); failures are counted."""
-        method = getattr(self.exporter, what, None)
-        if method is None:
-            return None
-        try:
-            return method(argument)
-        except BaseException as exc:  # an exporter must never kill its lane
-            self._errors.report(f"exporter_{what}:{self.name}", exc)
-            return False
+        return call_exporter(self.exporter, self.name, what, argument, self._errors)
 
     def counters(self) -> dict[str, int]:
         return {
@@ -278,21 +299,13 @@ class Processor:
                 self._high_water = depth
             batch = [queue.popleft() for _ in range(min(depth, size))]
             for record in batch:
-                deferred = record.attributes.pop(DEFERRED, None)
-                if deferred is not None:
-                    self._complete(record, deferred)
+                if DEFERRED in record.attributes:
+                    complete_deferred(record, self._errors)
             for lane in self._lanes:
                 lane.submit(batch)
             with self._progress:
                 self._dispatched += len(batch)
                 self._progress.notify_all()
-
-    def _complete(self, record: Record, deferred: tuple[Any, ...]) -> None:
-        """Finish attributes deferred by the instrumentation (see ``records.DEFERRED``)."""
-        try:
-            deferred[0](record, *deferred[1:])
-        except Exception as exc:  # the record still goes out, with what it has
-            self._errors.report("deferred_attributes", exc)
 
     # --- flush and shutdown --------------------------------------------------------------
 
