@@ -9,7 +9,13 @@ from enum import Enum
 import pytest
 
 from tradetrace import semconv as sc
-from tradetrace.pipeline.redaction import DEPTH_MARKER, REDACTED, REPR_MARKER, Redactor
+from tradetrace.pipeline.redaction import (
+    CYCLE_MARKER,
+    DEPTH_MARKER,
+    REDACTED,
+    REPR_MARKER,
+    Redactor,
+)
 from tradetrace.validation import InvalidRecordError
 
 SENSITIVE = [
@@ -72,8 +78,12 @@ def test_clean_copies_redacts_and_converts() -> None:
 def test_cycles_and_depth_are_cut() -> None:
     cyclic: dict = {"a": 1}
     cyclic["self"] = cyclic
-    cleaned = Redactor(max_depth=4).clean(cyclic)
-    assert cleaned["self"]["self"]["self"]["self"] == DEPTH_MARKER
+    assert Redactor(max_depth=4).clean(cyclic) == {"a": 1, "self": CYCLE_MARKER}
+    nested: dict = {"a": 1}
+    for _ in range(5):
+        nested = {"inner": nested}
+    cleaned = Redactor(max_depth=4).clean(nested)
+    assert cleaned["inner"]["inner"]["inner"]["inner"] == DEPTH_MARKER
 
 
 def test_non_finite_floats_are_refused_with_their_path() -> None:

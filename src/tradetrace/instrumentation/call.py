@@ -215,7 +215,7 @@ class CallRecorder:
                 shown = short_repr(result)
                 notes.append(f"risk check result {shown} is not bool or (bool, reason)")
             if reason is not None:
-                attributes[sc.RISK_REASON] = recorder._redactor.scrub_text(reason)
+                attributes[sc.RISK_REASON] = recorder._redactor.limit_text(reason)
             self._call_attributes(attributes, arguments, cleaned)
         elif kind == "fill":
             source = next(iter(raw.values()), None) if raw else result

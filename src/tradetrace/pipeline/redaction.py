@@ -6,7 +6,11 @@ would match innocent words as fragments: ``uid`` is in ``liquidity``). tradetrac
 semantic-convention keys are never redacted: they are the schema, not user data.
 
 :meth:`Redactor.clean` also copies user-provided containers, so later mutation by the caller
-cannot change a record already taken, and turns values no exporter can write into text.
+cannot change a record already taken, turns values no exporter can write into text, and bounds
+what a record can hold: strings are cut at ``max_string_length`` (:data:`TRUNCATED_MARKER`),
+containers at ``max_depth`` levels (:data:`DEPTH_MARKER`) and a container met again inside
+itself is not expanded (:data:`CYCLE_MARKER`). :meth:`Redactor.limit_text` does the same for
+the free-text fields kept outside ``clean`` (reasons, messages, tracebacks).
 """
 
 from __future__ import annotations
@@ -25,8 +29,17 @@ REDACTED = "[REDACTED]"
 REPR_MARKER = "<repr> "
 #: Marker prefixed to a NaN or infinity met on the automatic (never-raising) path.
 NON_FINITE_MARKER = "<non-finite> "
-#: Marker that replaces a container nested deeper than the depth limit (or cyclic).
+#: Marker that replaces a container nested deeper than the depth limit.
 DEPTH_MARKER = "<truncated: nested too deep>"
+#: Marker that replaces a container met again inside itself (a cyclic dict or list).
+CYCLE_MARKER = "<truncated: cycle>"
+#: Marker ending a string cut at the length limit; ``{n}`` is the number of characters cut.
+#: The cut string, marker included, is never longer than the limit. (When a redaction made the
+#: kept part longer, it is cut again to fit: ``{n}`` counts the original text past the part
+#: that was scrubbed.)
+TRUNCATED_MARKER = "…<truncated: {n} more characters>"
+#: Smallest ``max_string_length``: room for the marker and some text.
+MIN_STRING_LENGTH = 64
 
 SENSITIVE_FRAGMENTS: tuple[str, ...] = (
     "apikey", "apisecret", "secret", "password", "passwd", "passphrase", "privatekey",
@@ -37,27 +50,52 @@ SENSITIVE_NAMES: frozenset[str] = frozenset({"uid", "sig", "pwd", "pass", "key",
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 # In free text (exception messages, URLs, JSON strings): ``key=value``, ``key: value``,
-# ``"key": "value"`` for a sensitive key, and ``Bearer <token>``.
-_TEXT_KEY = (
-    r"[\w.\-]*(?:api[_\-]?key|api[_\-]?secret|secret|password|passwd|passphrase|private[_\-]?key|"
-    r"signature|token|auth\w*|cookie|mnemonic|seed[_\-]?phrase|credential|wallet[_\-]?address)"
-    r"[\w.\-]*|\buid\b|\bsig\b"
+# ``"key": "value"`` for a sensitive key, and ``Bearer <token>``. A key is a whole run of word
+# characters, dots and dashes (only a run's start can begin one, so the scan is linear: a single
+# pattern with the sensitive words inside the run backtracked quadratically on long words); it is
+# sensitive when it contains one of these words or ends with the word ``uid`` or ``sig``.
+_SENSITIVE_KEY = re.compile(
+    r"(?i)api[_\-]?key|api[_\-]?secret|secret|password|passwd|passphrase|private[_\-]?key|"
+    r"signature|token|auth|cookie|mnemonic|seed[_\-]?phrase|credential|wallet[_\-]?address|"
+    r"\b(?:uid|sig)\Z"
 )
-_SECRET_IN_TEXT = re.compile(
-    rf"(?i)({_TEXT_KEY})([\"']?\s*[=:]\s*[\"']?)(?!\[REDACTED\])([^\"'&\s,;}}\]]+)"
+_KEY_VALUE = re.compile(
+    r"(?<![\w.\-])([\w.\-]+)([\"']?\s*[=:]\s*[\"']?)(?!\[REDACTED\])([^\"'&\s,;}\]]+)"
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]+")
 _CACHE_LIMIT = 65_536
+_CACHE_KEY_LENGTH = 256  # longer keys are judged every time, not kept in the cache
+_PLAIN = frozenset({int, bool, type(None), Decimal})  # values copied as they are
 
 
 class Redactor:
-    """Decides which keys are sensitive (memoised) and cleans nested user values."""
+    """Decides which keys are sensitive (memoised) and cleans nested user values.
 
-    def __init__(self, extra_patterns: Iterable[str] = (), max_depth: int = 32) -> None:
+    ``max_depth`` bounds container nesting and ``max_string_length`` (an int >= 64) the length
+    of every string a record keeps (see :data:`TRUNCATED_MARKER`).
+    """
+
+    def __init__(
+        self,
+        extra_patterns: Iterable[str] = (),
+        max_depth: int = 32,
+        max_string_length: int = 65_536,
+    ) -> None:
+        if type(max_string_length) is not int or max_string_length < MIN_STRING_LENGTH:
+            raise ValueError(
+                f"max_string_length={max_string_length!r}: must be an int >= "
+                f"{MIN_STRING_LENGTH} (longer strings are cut and end with a marker)"
+            )
         extras = tuple(_NOT_ALNUM.sub("", p.lower()) for p in extra_patterns)
         self._fragments = SENSITIVE_FRAGMENTS + tuple(e for e in extras if e)
         self._max_depth = max_depth
+        self._max_string_length = max_string_length
         self._cache: dict[str, bool] = dict.fromkeys(ATTRIBUTES, False)
+
+    @property
+    def max_string_length(self) -> int:
+        """Longest string a cleaned value or :meth:`limit_text` result can hold."""
+        return self._max_string_length
 
     def is_sensitive(self, key: str) -> bool:
         """Whether values under ``key`` must never be written."""
@@ -70,29 +108,74 @@ class Redactor:
         else:
             normal = _NOT_ALNUM.sub("", text.lower())
             verdict = normal in SENSITIVE_NAMES or any(f in normal for f in self._fragments)
-        if len(self._cache) < _CACHE_LIMIT:
+        if len(self._cache) < _CACHE_LIMIT and len(text) <= _CACHE_KEY_LENGTH:
             self._cache[key] = verdict
         return verdict
 
     @staticmethod
     def scrub_text(text: str) -> str:
-        """Replace values of sensitive keys inside free text with the redaction marker."""
+        """Replace values of sensitive keys inside free text with the redaction marker.
+
+        Linear in the text's length (no catastrophic backtracking on long words).
+        """
         if "=" not in text and ":" not in text and " " not in text:
             return text
         text = _BEARER.sub(lambda m: m.group(1) + " " + REDACTED, text)
-        return _SECRET_IN_TEXT.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+        if "=" not in text and ":" not in text:  # every key-value pair has one
+            return text
+        parts: list[str] = []
+        done = pos = 0
+        search = _KEY_VALUE.search
+        while (match := search(text, pos)) is not None:
+            if _SENSITIVE_KEY.search(match.group(1)):
+                parts.append(text[done : match.start(3)])
+                parts.append(REDACTED)
+                done = pos = match.end(3)
+            else:  # the value may hold a key of its own (a URL's query string)
+                pos = match.end(2)
+        if not parts:
+            return text
+        parts.append(text[done:])
+        return "".join(parts)
+
+    def limit_text(self, text: str) -> str:
+        """Scrub secrets from free text and cut it at ``max_string_length`` with the marker.
+
+        For the free-text fields kept outside :meth:`clean` (reasons, messages, tracebacks).
+        A long text is cut before scrubbing (a kept key's value is still redacted, and the cut
+        part is not written at all), so scrubbing a megabyte costs no more than the limit.
+        """
+        limit = self._max_string_length
+        if len(text) <= limit:
+            return self.scrub_text(text)
+        room = limit - len(TRUNCATED_MARKER.format(n=len(text)))
+        kept = self.scrub_text(text[:room])
+        return kept[:room] + TRUNCATED_MARKER.format(n=len(text) - room)
+
+    def _cut(self, text: str) -> str:
+        """``text`` cut at the limit with the marker (no scrubbing: for keys)."""
+        room = self._max_string_length - len(TRUNCATED_MARKER.format(n=len(text)))
+        return text[:room] + TRUNCATED_MARKER.format(n=len(text) - room)
 
     def clean(self, value: Any, field: str = "value", depth: int = 0, strict: bool = True) -> Any:
         """Return a redacted, detached copy of a user value.
 
         Mappings become dicts with sensitive keys' values replaced; lists, tuples and sets
-        become lists; scalars pass; anything else becomes its ``repr`` with a marker. A float
-        NaN or infinity is refused with :class:`InvalidRecordError` naming ``field`` (with
+        become lists; scalars pass; anything else becomes its ``repr`` with
+        :data:`REPR_MARKER` (a failing ``__repr__`` is named instead). Strings (keys too) longer
+        than ``max_string_length`` are cut with :data:`TRUNCATED_MARKER`; a container deeper
+        than ``max_depth`` becomes :data:`DEPTH_MARKER` and one met again inside itself
+        :data:`CYCLE_MARKER` (the same container shared by two branches is copied twice). A
+        float NaN or infinity is refused with :class:`InvalidRecordError` naming ``field`` (with
         ``strict=False``, the instrumentation's path, it becomes marked text instead).
         """
         kind = type(value)
         if kind is str:
-            return self.scrub_text(value) if len(value) > 8 else value
+            if len(value) <= 8:
+                return value
+            if len(value) > self._max_string_length:
+                return self.limit_text(value)
+            return self.scrub_text(value)
         if kind is int or kind is bool or value is None or kind is Decimal:
             return value
         if kind is float:
@@ -101,23 +184,64 @@ class Redactor:
                     raise InvalidRecordError(field, value, "must be a finite number")
                 return NON_FINITE_MARKER + repr(value)
             return value
+        return self._nested(value, field, depth, strict, None)
+
+    def _nested(
+        self, value: Any, field: str, depth: int, strict: bool, path: list[int] | None
+    ) -> Any:
+        """:meth:`clean` for everything but exact scalars; ``path`` holds the ids of the
+        containers being copied above ``value`` (cycle detection; scalars never pay for it)."""
         if depth >= self._max_depth:
             return DEPTH_MARKER
         if isinstance(value, Mapping):
+            ident = id(value)
+            if path is None:
+                path = [ident]
+            elif ident in path:
+                return CYCLE_MARKER
+            else:
+                path.append(ident)
+            limit = self._max_string_length
             result = {}
             for key, item in value.items():
-                name = key if type(key) is str else str(key)
+                name = key if type(key) is str else _key_text(key)
                 if self.is_sensitive(name):
-                    result[name] = REDACTED
-                else:
+                    result[name if len(name) <= limit else self._cut(name)] = REDACTED
+                    continue
+                if len(name) > limit:
+                    name = self._cut(name)
+                kind = type(item)
+                if kind in _PLAIN or (kind is float and item - item == 0.0):  # finite float
+                    result[name] = item
+                elif kind is str or kind is float:
                     result[name] = self.clean(item, f"{field}.{name}", depth + 1, strict)
+                else:
+                    result[name] = self._nested(item, f"{field}.{name}", depth + 1, strict, path)
+            path.pop()
             return result
         if isinstance(value, (list, tuple, set, frozenset)):
-            items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
-            return [self.clean(item, f"{field}[]", depth + 1, strict) for item in items]
+            ident = id(value)
+            if path is None:
+                path = [ident]
+            elif ident in path:
+                return CYCLE_MARKER
+            else:
+                path.append(ident)
+            items = sorted(value, key=_safe_repr) if isinstance(value, (set, frozenset)) else value
+            copied = []
+            for item in items:
+                kind = type(item)
+                if kind in _PLAIN or (kind is float and item - item == 0.0):
+                    copied.append(item)
+                elif kind is str or kind is float:
+                    copied.append(self.clean(item, f"{field}[]", depth + 1, strict))
+                else:
+                    copied.append(self._nested(item, f"{field}[]", depth + 1, strict, path))
+            path.pop()
+            return copied
         if isinstance(value, (str, int, float, Decimal)):  # subclasses: enums, numpy scalars
             return self.clean(_plain(value), field, depth, strict)
-        return REPR_MARKER + _safe_repr(value)
+        return self.limit_text(REPR_MARKER + _safe_repr(value))
 
 
 def _plain(value: Any) -> Any:
@@ -133,7 +257,16 @@ def _plain(value: Any) -> Any:
 
 
 def _safe_repr(value: Any) -> str:
+    """``repr(value)``; a ``__repr__`` that raises or returns a non-str is named instead."""
     try:
         return repr(value)
     except Exception as exc:  # a hostile __repr__ must not break recording
         return f"<{type(value).__name__} with failing __repr__: {type(exc).__name__}>"
+
+
+def _key_text(key: Any) -> str:
+    """A non-str mapping key as text; a key whose ``__str__`` fails is named instead."""
+    try:
+        return str(key)
+    except Exception as exc:
+        return f"<{type(key).__name__} key with failing __str__: {type(exc).__name__}>"

@@ -13,7 +13,7 @@ from typing import Any
 from tradetrace import semconv as sc
 from tradetrace.version import __version__
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}\Z")  # \Z: "$" accepts a final "\n"
 
 
 def check_file_name_part(field_name: str, value: str) -> str:

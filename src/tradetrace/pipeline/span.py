@@ -132,7 +132,7 @@ class Span:
         scope = self._scope
         attributes = self._attributes
         if exc is not None:
-            attributes.update(exception_attributes(exc, recorder._redactor.scrub_text))
+            attributes.update(exception_attributes(exc, recorder._redactor.limit_text))
         if self._bundle:
             attributes[sc.BUNDLE_DETAIL_COUNT] = scope.children
             status = Status.FAILED.value if exc is not None else Status.COMPLETED.value
