@@ -29,7 +29,7 @@ from tradetrace.instrumentation.auto import Instrumentation, auto_instrument, un
 from tradetrace.instrumentation.decorators import instrument
 from tradetrace.pipeline.clock import SimulatedClock, WallClock
 from tradetrace.pipeline.processor import FlushResult
-from tradetrace.pipeline.recorder import LifecycleError, Recorder
+from tradetrace.pipeline.recorder import LifecycleError, Recorder, flush_all
 from tradetrace.pipeline.span import Span
 from tradetrace.query import query, summary, verify
 from tradetrace.records import (
@@ -66,6 +66,7 @@ __all__ = [
     "bundle",
     "configure",
     "flush",
+    "flush_all",
     "get_recorder",
     "health",
     "instrument",

@@ -14,7 +14,7 @@ class InternalErrors:
 
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a signal handler may report mid-report
 
     def report(self, kind: str, exc: BaseException | None = None, detail: str = "") -> None:
         """Count one failure of ``kind``; log it if it is the first of its kind."""
@@ -40,4 +40,4 @@ class InternalErrors:
 
     def reset(self) -> None:
         self._counts = Counter()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a signal handler may report mid-report
