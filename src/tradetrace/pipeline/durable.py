@@ -116,6 +116,7 @@ class SpoolLane:
         self._backlog = spool.frames_from(start)
         self._consumed = self._consumed_at_ack = 0
         self._failures_in_row = self._raised_in_row = 0
+        self._halted = False
         self._acked = self._exported_to = start
         self._last_ack = time.monotonic()
         self._replay_end = spool.recovered_end
@@ -152,7 +153,7 @@ class SpoolLane:
         try:
             if self._reader.position < self._replay_end and not self._replay():
                 return
-            while True:
+            while not self._halted:
                 if self._serve_requests():
                     return
                 batch = self._next_batch()
@@ -282,12 +283,19 @@ class SpoolLane:
         except OSError as exc:
             self._errors.report(f"spool_quarantine:{self.name}", exc)
 
+    def halt(self) -> None:
+        """Stop at once, acknowledging nothing more (see :meth:`DurableProcessor.halt`)."""
+        self._halted = True
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join(5.0)
+
     def _wait_before_retry(self) -> bool:
         """Back off; serve flush requests whose deadline passed. False if a stop request's
         deadline passed (the records stay in the spool for the next start)."""
         backoff = 0.05 * 2 ** min(self._failures_in_row - 1, 16)
         until = time.monotonic() + min(backoff, self.max_backoff)
-        while True:
+        while not self._halted:
             now = time.monotonic()
             with self._cond:
                 for marker in list(self._requests):
@@ -303,6 +311,7 @@ class SpoolLane:
                     return True
                 wake = min([until, *(m.deadline for m in self._requests)])
                 self._cond.wait(max(0.0, wake - now))
+        return False
 
     def _serve_requests(self) -> bool:
         """Complete requests whose target was reached; True once stopped."""
@@ -355,7 +364,7 @@ class SpoolLane:
 
     def _ack(self, position: int) -> None:
         self._last_ack = time.monotonic()
-        if position > self._acked:
+        if position > self._acked and not self._halted:
             try:
                 self._spool.acknowledge(self.name, position)
             except OSError as exc:
@@ -488,6 +497,15 @@ class DurableProcessor:
             "spool": spool.stats(),
             "exporters": {lane.name: lane.counters() for lane in self._lanes},
         }
+
+    def halt(self) -> None:
+        """Stop as a killed process would: lanes stop without flushing, acknowledging or
+        shutting their exporters down; the spool stays on disk as it is. For crash tests and
+        for embedding code that must hand the spool to another process."""
+        for lane in self._lanes:
+            lane.halt()
+        self.spool.abandon()
+        self._final = FlushResult(False, {lane.name: lane.pending for lane in self._lanes})
 
     def after_fork(self, run: Run) -> None:
         """In a forked child: leave the parent's spool alone; spool to ``forks/<pid>`` under

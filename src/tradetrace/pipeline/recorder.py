@@ -30,6 +30,8 @@ from tradetrace.exporters.base import Exporter
 from tradetrace.exporters.registry import build_exporters
 from tradetrace.exporters.rows import to_json
 from tradetrace.pipeline.clock import Clock, WallClock, to_ns
+from tradetrace.pipeline.durable import DurableProcessor
+from tradetrace.pipeline.graceful_stop import install_stop_handlers
 from tradetrace.pipeline.health import InternalErrors
 from tradetrace.pipeline.otel_context import current_otel_ids
 from tradetrace.pipeline.processor import FlushResult, Overflow, Processor
@@ -37,6 +39,7 @@ from tradetrace.pipeline.redaction import REDACTED, Redactor
 from tradetrace.pipeline.run import Run, check_file_name_part, new_run_id
 from tradetrace.pipeline.scope import CURRENT_SCOPE
 from tradetrace.pipeline.span import Span, exception_attributes
+from tradetrace.pipeline.spool import SyncPolicy
 from tradetrace.records import Entry, Record
 from tradetrace.semconv import RecordKind, Status
 from tradetrace.semconv.attributes import (  # direct names: the fill path is the hottest
@@ -95,7 +98,7 @@ class Recorder:
         directory: str | os.PathLike[str] = "tradetrace-data",
         mode: str | None = None,
         clock: Clock | None = None,
-        durability: str = "memory",
+        durability: str | None = None,
         *,
         run_id: str | None = None,
         strategy: str | None = None,
@@ -107,12 +110,18 @@ class Recorder:
         overflow: Overflow = "block",
         block_timeout: float = 0.1,
         exit_timeout: float = 5.0,
+        spool_sync: SyncPolicy = "interval",
+        spool_sync_interval: float = 0.1,
+        max_spool_bytes: int = 1 << 30,
+        spool_directory: str | os.PathLike[str] | None = None,
         redact: Iterable[str] = (),
         capture_snapshots: bool = True,
         event_history: int = 1_000_000,
         event_buffer_size: int = 10_000,
         snapshot_dedupe_bytes: int = 2048,
+        max_string_length: int = 65_536,
         correlate_otel: bool = True,
+        handle_signals: bool = True,
     ) -> None:
         service = service_name or os.environ.get("OTEL_SERVICE_NAME") or "tradetrace"
         self.service_name = check_file_name_part("service_name", service)
@@ -121,10 +130,10 @@ class Recorder:
         mode_value = mode or os.environ.get("TRADETRACE_MODE") or sc.Mode.LIVE.value
         if mode_value not in {m.value for m in sc.Mode}:
             raise ValueError(f"mode={mode_value!r}: must be 'backtest' or 'live'")
-        if durability != "memory":
-            raise ValueError(
-                f"durability={durability!r}: only 'memory' is available in this version"
-            )
+        durability = durability or os.environ.get("TRADETRACE_DURABILITY") or "memory"
+        if durability not in ("memory", "spool"):
+            raise ValueError(f"durability={durability!r}: must be 'memory' or 'spool'")
+        self.durability = durability
         self.clock: Clock = clock if clock is not None else WallClock()
         if not callable(getattr(self.clock, "now_ns", None)):
             raise TypeError("clock must have a now_ns() method (WallClock or SimulatedClock)")
@@ -141,7 +150,7 @@ class Recorder:
         self.exit_timeout = exit_timeout
         self._settings = {"strategy": strategy, "environment": environment}
         self._errors = InternalErrors()
-        self._redactor = Redactor(redact)
+        self._redactor = Redactor(redact, max_string_length=max_string_length)
         self._wall_clock = isinstance(self.clock, WallClock)
         self._event_history = event_history
         if type(event_buffer_size) is not int or not 0 < event_buffer_size < 100_000:
@@ -150,25 +159,46 @@ class Recorder:
             )
         self.event_buffer_size = event_buffer_size
         self.snapshot_dedupe_bytes = snapshot_dedupe_bytes
+        self.max_string_length = max_string_length
         self.run = self._new_run(run_id or new_run_id())
         self.exporters: tuple[Exporter, ...] = build_exporters(
             exporters if exporters is not None else ("duckdb",),  # the embedded default
             directory=self.directory,
             service_name=self.service_name,
         )
-        self._processor = Processor(
-            self.exporters,
-            self.run,
-            errors=self._errors,
-            queue_size=queue_size,
-            batch_size=batch_size,
-            schedule_delay=schedule_delay,
-            overflow=overflow,
-            block_timeout=block_timeout,
-        )
+        self._processor: Processor | DurableProcessor
+        if durability == "spool":
+            self._processor = DurableProcessor(
+                self.exporters,
+                self.run,
+                errors=self._errors,
+                spool_directory=Path(spool_directory).absolute()
+                if spool_directory is not None
+                else self.directory / "spool" / self.service_name,
+                sync=spool_sync,
+                sync_interval=spool_sync_interval,
+                max_spool_bytes=max_spool_bytes,
+                batch_size=batch_size,
+                schedule_delay=schedule_delay,
+                overflow=overflow,
+                block_timeout=block_timeout,
+            )
+        else:
+            self._processor = Processor(
+                self.exporters,
+                self.run,
+                errors=self._errors,
+                queue_size=queue_size,
+                batch_size=batch_size,
+                schedule_delay=schedule_delay,
+                overflow=overflow,
+                block_timeout=block_timeout,
+            )
         self._enqueue = self._processor.emit
         self._reset_run_state()
         _RECORDERS.add(self)
+        if handle_signals:  # SIGTERM/SIGINT flush first; main thread only (see graceful_stop)
+            install_stop_handlers(_flush_on_stop_signal)
 
     # --- run state -----------------------------------------------------------------------
 
@@ -391,6 +421,8 @@ class Recorder:
             a[LEDGER_VENUE] = venue if type(venue) is str else text("venue", venue)
         if notes is not None:
             a[NOTES] = notes if type(notes) is str else text("notes", notes)
+            if len(a[NOTES]) > self.max_string_length:
+                a[NOTES] = self._redactor.limit_text(a[NOTES])
         if fields:
             self._extra(a, fields)
         return self._emit(_FILL, "fill", a, _INFO, None, time, parent, related)
@@ -466,7 +498,9 @@ class Recorder:
                     if cleaned.get(column) is not None:
                         attributes[key] = check.number(f"result.{column}", cleaned[column])
         if reason is not None:
-            attributes[sc.DECISION_REASON] = check.text("reason", reason)
+            attributes[sc.DECISION_REASON] = self._redactor.limit_text(
+                check.text("reason", reason) or ""
+            )
         self._extra(attributes, fields)
         return self._emit(_DECISION, decision, attributes, _INFO, None, time, parent, related)
 
@@ -490,7 +524,9 @@ class Recorder:
         ok = check.flag("passed", passed)
         attributes: dict[str, Any] = {sc.RISK_CHECK: check_name, sc.RISK_PASSED: ok}
         if reason is not None:
-            attributes[sc.RISK_REASON] = check.text("reason", reason)
+            attributes[sc.RISK_REASON] = self._redactor.limit_text(
+                check.text("reason", reason) or ""
+            )
         if limit is not None:
             attributes[sc.RISK_LIMIT] = check.number("limit", limit)
         if observed is not None:
@@ -523,14 +559,18 @@ class Recorder:
             raise InvalidRecordError("exception", exception, "must be an exception instance")
         attributes: dict[str, Any] = {sc.ERROR_TYPE: kind}
         text = check.text("message", message)
+        if text:
+            text = self._redactor.limit_text(text)
         if exception is not None:
-            attributes.update(exception_attributes(exception, self._redactor.scrub_text))
+            attributes.update(exception_attributes(exception, self._redactor.limit_text))
             if text is None:
                 text = attributes[sc.EXCEPTION_MESSAGE] or type(exception).__name__
         if text is not None:
             attributes[sc.ERROR_MESSAGE] = text
         if recovery_action is not None:
-            attributes[sc.ERROR_RECOVERY_ACTION] = check.text("recovery_action", recovery_action)
+            attributes[sc.ERROR_RECOVERY_ACTION] = self._redactor.limit_text(
+                check.text("recovery_action", recovery_action) or ""
+            )
         if symbol is not None:
             attributes[sc.SYMBOL] = check.text("symbol", symbol)
         self._extra(attributes, fields)
@@ -590,7 +630,9 @@ class Recorder:
         new = check.status(status)
         attributes: dict[str, Any] = {sc.EVENT_UPDATES_SEQ: target}
         if reason is not None:
-            attributes[sc.EVENT_FAILURE_REASON] = check.text("reason", reason)
+            attributes[sc.EVENT_FAILURE_REASON] = self._redactor.limit_text(
+                check.text("reason", reason) or ""
+            )
         if completion_timestamp is not None:
             attributes[sc.EVENT_COMPLETION_TIME] = self._time_arg(
                 completion_timestamp, "completion_timestamp"
@@ -795,10 +837,29 @@ def _suppressed(errors: InternalErrors, kind: str) -> Iterator[None]:
         errors.report(kind, exc)
 
 
-def _at_exit() -> None:
+def flush_all(timeout: float | None = None, *, close: bool = False) -> bool:
+    """Flush every live Recorder, each within ``timeout`` (default: its own ``exit_timeout``);
+    with ``close``, shut it down too. Never raises; True when everything was written.
+
+    One function for interpreter exit (``close=True``), tradetrace's stop-signal handler, and an
+    application's own SIGTERM handler installed after tradetrace's.
+    """
+    ok = True
     for recorder in list(_RECORDERS):
-        with _suppressed(recorder._errors, "atexit"):
-            recorder.shutdown(recorder.exit_timeout)
+        limit = recorder.exit_timeout if timeout is None else timeout
+        try:
+            result = recorder.shutdown(limit) if close else recorder.flush(limit)
+        except Exception as exc:
+            recorder._errors.report("shutdown_all" if close else "flush_all", exc)
+            ok = False
+        else:
+            ok = ok and bool(result)
+    return ok
+
+
+def _flush_on_stop_signal(final: bool) -> None:
+    """SIGTERM/SIGINT: flush; close too when the process ends right after (``SIG_DFL``)."""
+    flush_all(close=final)
 
 
 def _after_fork_in_child() -> None:
@@ -807,6 +868,6 @@ def _after_fork_in_child() -> None:
             recorder._after_fork()
 
 
-atexit.register(_at_exit)
+atexit.register(flush_all, close=True)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
