@@ -37,6 +37,7 @@ from tradetrace.pipeline.processor import (
     FlushResult,
     Marker,
     Overflow,
+    ShutdownOnce,
     call_exporter,
     complete_deferred,
 )
@@ -427,7 +428,7 @@ class DurableProcessor:
     def _start(self, run: Run, directory: Path) -> None:
         self.spool = Spool(directory, errors=self._errors, **self._spool_settings)
         self._encode_failures = 0
-        self._final: FlushResult | None = None
+        self._once = ShutdownOnce()
         names = lane_names(self.exporters)
         self.spool.forget_checkpoints(set(names))
         shared = SharedBatches()
@@ -462,12 +463,12 @@ class DurableProcessor:
     def shutdown(self, timeout: float = 10.0) -> FlushResult:
         """Deliver what it can by ``timeout``, stop the exporters, close the spool (what was
         not delivered stays in it for the next start). Idempotent."""
-        if self._final is not None:
-            return self._final
+        return self._once.run(timeout, lambda: self._stop(timeout))
+
+    def _stop(self, timeout: float) -> FlushResult:
         start = time.monotonic()
         result = self._finish("stop", start, timeout)
         self.spool.close(max(0.1, start + timeout - time.monotonic()))
-        self._final = result
         return result
 
     def _finish(
@@ -502,10 +503,10 @@ class DurableProcessor:
         """Stop as a killed process would: lanes stop without flushing, acknowledging or
         shutting their exporters down; the spool stays on disk as it is. For crash tests and
         for embedding code that must hand the spool to another process."""
+        self._once.run(0.0, lambda: FlushResult(False))  # a later shutdown does nothing
         for lane in self._lanes:
             lane.halt()
         self.spool.abandon()
-        self._final = FlushResult(False, {lane.name: lane.pending for lane in self._lanes})
 
     def after_fork(self, run: Run) -> None:
         """In a forked child: leave the parent's spool alone; spool to ``forks/<pid>`` under

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -46,6 +46,27 @@ class FlushResult:
         return f"not finished after {self.elapsed_s:.3f}s: {self.queued} records still queued" + (
             f"; pending per exporter: {left}" if left else ""
         )
+
+
+class ShutdownOnce:
+    """Runs a shutdown once. A concurrent caller (atexit and a signal handler, say) waits for
+    the first one up to its own timeout instead of racing it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self.result: FlushResult | None = None
+
+    def run(self, timeout: float, shutdown: Callable[[], FlushResult]) -> FlushResult:
+        if self._lock.acquire(blocking=False):
+            try:
+                self.result = shutdown()
+            finally:
+                self._done.set()
+            return self.result
+        start = time.monotonic()
+        self._done.wait(max(0.0, timeout))
+        return self.result or FlushResult(False, elapsed_s=time.monotonic() - start)
 
 
 class Marker:
@@ -232,7 +253,7 @@ class Processor:
         self._high_water = 0
         self._closed = False
         self._stopping = False
-        self._final: FlushResult | None = None
+        self._once = ShutdownOnce()
         self._lanes = [Lane(e, run, self._capacity, self._errors) for e in self.exporters]
         for lane in self._lanes:
             lane.start()
@@ -315,12 +336,11 @@ class Processor:
 
     def shutdown(self, timeout: float = 10.0) -> FlushResult:
         """Flush, then shut every exporter down; returns by ``timeout``. Idempotent."""
-        if self._final is not None:
-            return self._final
-        start = time.monotonic()
+        return self._once.run(timeout, lambda: self._stop(timeout))
+
+    def _stop(self, timeout: float) -> FlushResult:
         self._closed = True
-        self._final = self._finish("stop", start, timeout)
-        return self._final
+        return self._finish("stop", time.monotonic(), timeout)
 
     def _finish(
         self, action: Literal["flush", "stop"], start: float, timeout: float
