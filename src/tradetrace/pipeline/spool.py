@@ -467,7 +467,19 @@ class Spool:
                 path.unlink(missing_ok=True)
             self._segments.clear()
             self._closed_bytes = 0
+            self._remove_if_empty()
         os.close(self._lock_file)
+
+    def _remove_if_empty(self) -> None:
+        """Delete the lock file and the directory (and an emptied parent ``spool/``) when
+        nothing else is in it: a clean shutdown leaves no trace."""
+        if any(p.name != "LOCK" for p in self.directory.iterdir()):
+            return
+        with contextlib.suppress(OSError):
+            (self.directory / "LOCK").unlink()
+            self.directory.rmdir()
+            if self.directory.parent.name == "spool":
+                self.directory.parent.rmdir()
 
     def abandon(self) -> None:
         """In a forked child: forget the parent's spool without touching its files."""
