@@ -255,3 +255,28 @@ def test_codec_round_trips_a_record() -> None:
     assert back.attributes["text"] == "a\x00\n=1+2"
     with pytest.raises(ValueError):
         decode(b'{"not": "a record"}')
+
+
+def test_lanes_acknowledging_at_once_release_each_segment_once(tmp_path: Path) -> None:
+    for trial in range(20):
+        spool = open_spool(tmp_path / str(trial), segment_bytes=1 << 16)
+        for i in range(4000):
+            spool.append(payload(i))
+        names = [f"lane{n}" for n in range(4)]
+        for name in names:
+            spool.register(name)
+        end = spool.end
+        barrier = threading.Barrier(len(names))
+
+        def ack(name: str) -> None:
+            barrier.wait()
+            spool.acknowledge(name, end)
+
+        threads = [threading.Thread(target=ack, args=(n,)) for n in names]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert spool.used_bytes == spool.end - spool._current_start  # closed ones freed once
+        assert not spool._errors.counts()
+        spool.close()

@@ -91,7 +91,7 @@ def iter_frames(data: bytes | memoryview, offset: int = 0) -> Iterator[tuple[int
     while offset + head <= size:
         length, checksum = _FRAME.unpack_from(data, offset)
         end = offset + head + length
-        if length > MAX_FRAME or end > size:
+        if not 0 < length <= MAX_FRAME or end > size:  # no record encodes to 0 bytes: zeros
             return
         payload = bytes(data[offset + head : end])
         if zlib.crc32(payload) != checksum:
@@ -110,7 +110,7 @@ def count_delimitable(data: bytes | memoryview, offset: int) -> int:
         if offset + _FRAME.size > size:
             break
         length, _ = _FRAME.unpack_from(data, offset)
-        if length > MAX_FRAME:
+        if not 0 < length <= MAX_FRAME:
             break
         offset += _FRAME.size + length
     return count
@@ -154,6 +154,7 @@ class Spool:
         self._write_lock = threading.Lock()  # appends, rotation
         self._sync_lock = threading.Lock()  # fdatasync of the current segment vs its closing
         self._room = threading.Condition()  # space freed by acknowledgements
+        self._release_lock = threading.Lock()  # segment deletion
         self._checkpoint_fds: dict[str, int] = {}
         self.acknowledged: dict[str, int] = {}
         self.appended = 0
@@ -419,17 +420,18 @@ class Spool:
 
     def release(self) -> None:
         """Delete closed segments every exporter has acknowledged entirely."""
-        low = min(self.acknowledged.values(), default=self.end)
         freed = False
-        for start, end in sorted(self._segments.items()):
-            if end > low:
-                break
-            with contextlib.suppress(FileNotFoundError):
-                self.path_of(start).unlink()
-            del self._segments[start]
-            self._segment_frames.pop(start, None)
-            self._closed_bytes -= end - start
-            freed = True
+        with self._release_lock:  # lanes acknowledge from their own threads
+            low = min(self.acknowledged.values(), default=self.end)
+            for start, end in sorted(self._segments.items()):
+                if end > low:
+                    break
+                with contextlib.suppress(FileNotFoundError):
+                    self.path_of(start).unlink()
+                del self._segments[start]
+                self._segment_frames.pop(start, None)
+                self._closed_bytes -= end - start
+                freed = True
         if freed:
             with self._room:
                 self._room.notify_all()
