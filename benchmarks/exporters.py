@@ -44,7 +44,6 @@ import json
 import os
 import platform
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -60,6 +59,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+from workload import FILL, peak_rss_mb, verdict
 
 import tradetrace
 from tradetrace import semconv as sc
@@ -98,35 +98,8 @@ QUERY_MEMORY_LIMIT = "256MB"
 BASE_NS = 1_715_472_000 * 1_000_000_000
 RUN = Run(run_id="bench", service_name="bench", mode="backtest", clock_source="simulated")
 
-#: A fill as a trading loop records it (floats, as most strategies have them).
-FILL: dict[str, Any] = {
-    "symbol": "BTC-USDT",
-    "side": "BUY",
-    "price": 67_500.1,
-    "quantity": 0.0015,
-    "fee": 0.0101,
-    "fee_currency": "USDT",
-    "order_id": "ord-1720000000-000042",
-    "client_order_id": "as-mm-000042",
-    "order_type": "LIMIT",
-    "realized_pnl": 1.25,
-    "spread_captured": 0.35,
-    "inventory_before": 0.012,
-    "inventory_after": 0.0135,
-    "equity_before": 10_000.0,
-    "equity_after": 10_001.25,
-    "notes": "bid hit at level 1",
-}
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process, in MB (``resource.getrusage``)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: KiB, macOS: bytes
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def own_peak_rss_mb() -> float:

@@ -68,6 +68,7 @@ from opentelemetry.sdk._logs.export import (
     LogRecordExporter,
     LogRecordExportResult,
 )
+from workload import FILL, verdict
 
 import tradetrace
 from tradetrace import semconv as sc
@@ -93,25 +94,6 @@ class Settings:
 FULL = Settings(calls=20_000, repeats=7, records=1_000_000, export_repeats=3)
 QUICK = Settings(calls=5_000, repeats=5, records=100_000, export_repeats=5)
 
-#: The 16 seed trade values of one fill, as ``record_fill`` keywords (the 17th is the time).
-FILL: dict[str, Any] = {
-    "symbol": "BTC-USDT",
-    "side": "BUY",
-    "price": 67_500.1,
-    "quantity": 0.0015,
-    "fee": 0.0101,
-    "fee_currency": "USDT",
-    "order_id": "ord-1720000000-000042",
-    "client_order_id": "as-mm-000042",
-    "order_type": "LIMIT",
-    "realized_pnl": 1.25,
-    "spread_captured": 0.35,
-    "inventory_before": 0.012,
-    "inventory_after": 0.0135,
-    "equity_before": 10_000.0,
-    "equity_after": 10_001.25,
-    "notes": "bid hit at level 1",
-}
 
 #: The same fill written the way a decimal-minded user would (exact decimal strings).
 DECIMAL_NUMBERS = ("price", "quantity", "fee", "realized_pnl", "spread_captured")
@@ -150,9 +132,6 @@ class TradeLogEntry:
 
 # --- small helpers --------------------------------------------------------------------------
 
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 @contextmanager
