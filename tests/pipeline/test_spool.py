@@ -268,11 +268,13 @@ def test_lanes_acknowledging_at_once_release_each_segment_once(tmp_path: Path) -
         end = spool.end
         barrier = threading.Barrier(len(names))
 
-        def ack(name: str) -> None:
+        def ack(name: str, spool: Spool, end: int, barrier: threading.Barrier) -> None:
             barrier.wait()
             spool.acknowledge(name, end)
 
-        threads = [threading.Thread(target=ack, args=(n,)) for n in names]
+        threads = [
+            threading.Thread(target=ack, args=(n, spool, end, barrier)) for n in names
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

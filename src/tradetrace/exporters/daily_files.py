@@ -11,6 +11,7 @@ pass over the file that keeps only the matches, so memory follows the replay, no
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -142,7 +143,8 @@ class DailyFiles:
         for target, seqs_of_run in targets.items():
             handle = self._open.pop(target, None)
             if handle is not None:
-                handle[0].close()
+                with contextlib.suppress(OSError):  # a full disk fails the flush; closed anyway
+                    handle[0].close()
             self._touched.discard(target)
             hits = found[target] = set()
             for path in self.siblings(*target):

@@ -229,6 +229,12 @@ class SpoolLane:
             if self._raised_in_row >= POISON_ATTEMPTS:
                 records = self._one_by_one(records)
                 self._raised_in_row = 0
+                if len(records) == 1:  # it raised alone: the next record will tell why
+                    more = self._next_batch()
+                    if more is not None:
+                        records, frames = records + more[0], frames + more[1]
+                if records and not self._wait_before_retry():
+                    return False
                 continue
             if not self._write_through and self._exported_to > self._acked:
                 self._rewind()
@@ -263,17 +269,29 @@ class SpoolLane:
             return ExportResult.FAILURE, exc
 
     def _one_by_one(self, records: list[Record]) -> list[Record]:
-        """Export each record alone; set aside those that raise on their own. Returns the rest
-        from the first record that fails without raising (an outage, not poison)."""
-        for index, record in enumerate(records):
-            result, exc = self._try_export([record])
+        """Export each record alone. One that raises is poison if the record after it then
+        goes through: it is set aside. If that one fails too, or the failure is not a raised
+        non-I/O exception, the exporter is down: returns the records from there on (a last
+        record that raised is returned too: undecided until a next one comes)."""
+        index = 0
+        while index < len(records):
+            result, exc = self._try_export([records[index]])
             if result is ExportResult.SUCCESS:
-                self.exported += 1
-            elif exc is not None and not isinstance(exc, OSError):
-                self._quarantine_payload(encode(record))
-            else:
+                self._one_succeeded()
+                index += 1
+                continue
+            if exc is None or isinstance(exc, OSError) or index + 1 == len(records):
                 return records[index:]
+            if self._try_export([records[index + 1]])[0] is not ExportResult.SUCCESS:
+                return records[index:]
+            self._quarantine_payload(encode(records[index]))
+            self._one_succeeded()
+            index += 2
         return []
+
+    def _one_succeeded(self) -> None:
+        self.exported += 1
+        self._failures_in_row = 0
 
     def _quarantine_payload(self, payload: bytes) -> None:
         self.quarantined += 1
