@@ -178,10 +178,11 @@ def canary(directory: str, otlp_url: str) -> None:
     for round_ in range(20):
         record_secrets(rec, round_)
     rec.record_event(POISON, venue="BINANCE", api_key=SECRETS["api_key"])
+    record_secrets(rec, 20)  # the record after the poison tells it from an outage
     if not rec.flush(30):
         sys.stderr.write(f"flush failed: {rec.health()}\n")
         os._exit(4)
-    for round_ in range(20, 40):  # still in the spool, maybe not delivered, at the kill
+    for round_ in range(21, 40):  # still in the spool, maybe not delivered, at the kill
         record_secrets(rec, round_)
     quarantine = rec.directory / "spool" / CANARY_SERVICE / f"quarantine.{picky.name}.jsonl"
     sys.stdout.write(f"quarantined {quarantine.exists()} {rec.health()['exporters']}\n")
