@@ -12,6 +12,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -338,3 +339,14 @@ def test_bad_inputs_go_through_csv_and_json_lines_without_a_worker_crash(
         assert big not in text and "z" * (limit + 1) not in text
     assert "more characters>" in rows[seqs[0]]["notes"]
     assert CYCLE_MARKER in "".join(rows[seqs[1]].values())
+
+
+def test_a_decimal_nan_or_infinity_is_refused_like_a_float_one(recorder: tt.Recorder) -> None:
+    """Found by the round-trip property test: ``Decimal('NaN')`` passed where ``nan`` did not."""
+    for bad in (Decimal("NaN"), Decimal("-Infinity"), Decimal("sNaN")):
+        with pytest.raises(tt.InvalidRecordError, match="memo"):
+            recorder.record_fill(symbol="BTC-USDT", side="buy", price=1, quantity=1, memo=bad)
+        with pytest.raises(tt.InvalidRecordError, match="inputs"):
+            recorder.record_decision("quote", inputs={"edge": [bad]})
+    seq = recorder.record_fill(symbol="BTC-USDT", side="buy", price=1, quantity=1, memo="ok")
+    assert seq == 1  # the refused calls took no seq

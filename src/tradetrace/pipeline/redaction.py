@@ -65,7 +65,7 @@ _KEY_VALUE = re.compile(
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]+")
 _CACHE_LIMIT = 65_536
 _CACHE_KEY_LENGTH = 256  # longer keys are judged every time, not kept in the cache
-_PLAIN = frozenset({int, bool, type(None), Decimal})  # values copied as they are
+_PLAIN = frozenset({int, bool, type(None)})  # values copied as they are
 
 
 class Redactor:
@@ -176,10 +176,12 @@ class Redactor:
             if len(value) > self._max_string_length:
                 return self.limit_text(value)
             return self.scrub_text(value)
-        if kind is int or kind is bool or value is None or kind is Decimal:
+        if kind is int or kind is bool or value is None:
             return value
-        if kind is float:
-            if not math.isfinite(value):
+        if kind is Decimal and value.is_finite():
+            return value
+        if kind is float or kind is Decimal:
+            if not (value.is_finite() if kind is Decimal else math.isfinite(value)):
                 if strict:
                     raise InvalidRecordError(field, value, "must be a finite number")
                 return NON_FINITE_MARKER + repr(value)
@@ -213,7 +215,7 @@ class Redactor:
                 kind = type(item)
                 if kind in _PLAIN or (kind is float and item - item == 0.0):  # finite float
                     result[name] = item
-                elif kind is str or kind is float:
+                elif kind is str or kind is float or kind is Decimal:
                     result[name] = self.clean(item, f"{field}.{name}", depth + 1, strict)
                 else:
                     result[name] = self._nested(item, f"{field}.{name}", depth + 1, strict, path)
@@ -233,7 +235,7 @@ class Redactor:
                 kind = type(item)
                 if kind in _PLAIN or (kind is float and item - item == 0.0):
                     copied.append(item)
-                elif kind is str or kind is float:
+                elif kind is str or kind is float or kind is Decimal:
                     copied.append(self.clean(item, f"{field}[]", depth + 1, strict))
                 else:
                     copied.append(self._nested(item, f"{field}[]", depth + 1, strict, path))
