@@ -31,6 +31,7 @@ from tradetrace.exporters.daily_files import (
     group_by_file,
 )
 from tradetrace.exporters.rows import (
+    JSON_INT_RANGE,
     IsoTime,
     compile_row,
     decimal_text,
@@ -63,6 +64,14 @@ def csv_cell(value: Any) -> Any:
     return csv_cell(repr(value))
 
 
+def _json_cell(value: Any) -> Any:
+    """A cell of a JSON-typed column: text as text (formula-guarded), an int beyond 64 bits
+    as a JSON string (as the JSON exporters write it), anything else as ``csv_cell`` does."""
+    if type(value) is int:
+        return to_json(value).decode("utf-8")
+    return csv_cell(value)
+
+
 _RAW_RECORD_COLUMNS = frozenset(
     {"seq", "kind", "time_ns", "observed_ns", "duration_ns", "parent_seq", "severity", "status"}
 )
@@ -88,6 +97,10 @@ def csv_row_function(kind: sc.RecordKind) -> Any:
                 "None if a.keys() <= in_file else "
                 "cell({k: v for k, v in a.items() if k not in in_file})"
             )
+        elif column in sc.ATTRIBUTE_OF and sc.ATTRIBUTES[sc.ATTRIBUTE_OF[column]].type == "json":
+            key = sc.ATTRIBUTE_OF[column]  # a JSON cell: an int too wide for JSON is a string
+            lines.append(f"v if (v := a.get({key!r})) is None or type(v) is float or "
+                         f"(type(v) is int and v in json_ints) else json_cell(v)")  # fmt: skip
         elif column in sc.ATTRIBUTE_OF:
             key = sc.ATTRIBUTE_OF[column]
             lines.append(f"v if (v := a.get({key!r})) is None or type(v) in plain else cell(v)")
@@ -101,7 +114,10 @@ def csv_row_function(kind: sc.RecordKind) -> Any:
             lines.append("cell(list(r.related_seqs)) if r.related_seqs else None")
         else:
             lines.append(f"cell(r.{column})")
-    namespace = {"in_file": in_file, "plain": _PLAIN, "cell": csv_cell, "hex_id": hex_id}
+    namespace = {
+        "in_file": in_file, "plain": _PLAIN, "cell": csv_cell, "hex_id": hex_id,
+        "json_cell": _json_cell, "json_ints": JSON_INT_RANGE,
+    }  # fmt: skip
     return compile_row(kind, "csv", lines, namespace)
 
 

@@ -45,7 +45,7 @@ def json_default(value: Any) -> Any:
     return repr(value)
 
 
-_INT_RANGE = range(-(2**63), 2**64)  # what orjson can write as a JSON number
+JSON_INT_RANGE = range(-(2**63), 2**64)  # what orjson can write as a JSON number
 
 
 def jsonable(value: Any) -> Any:
@@ -55,7 +55,7 @@ def jsonable(value: Any) -> Any:
     if kind is str:
         return safe_text(value)
     if kind is int:
-        return value if value in _INT_RANGE else str(value)
+        return value if value in JSON_INT_RANGE else str(value)
     if kind is dict:
         return {jsonable(str(k)): jsonable(v) for k, v in value.items()}
     if kind is list or kind is tuple:

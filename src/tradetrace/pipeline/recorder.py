@@ -605,11 +605,15 @@ class Recorder:
             attributes[sc.LEDGER_TOKEN] = check.text("token", token)
         if amount is not None:
             attributes[sc.LEDGER_AMOUNT] = check.number("amount", amount)
+        stored = None
         if snapshot is not None and self.capture_snapshots:
-            attributes.update(self._snapshot_attributes(snapshot))
+            snapshot_attributes, stored = self._snapshot_attributes(snapshot)
+            attributes.update(snapshot_attributes)
         self._extra(attributes, fields)
         level = check.severity(severity) if severity is not None else _INFO
         seq = self._emit(_EVENT, name, attributes, level, state, time, parent, related, keep=True)
+        if stored is not None:  # only a recorded event stores a snapshot for later ones to name
+            self._remember_snapshot(*stored)
         self._remember_event(seq, name, state)
         return seq
 
@@ -795,26 +799,31 @@ class Recorder:
                 oldest, _ = self._events.popitem(last=False)
                 self._event_updates.pop(oldest, None)
 
-    def _snapshot_attributes(self, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    def _snapshot_attributes(
+        self, snapshot: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], tuple[str, dict[str, Any]] | None]:
+        """The snapshot's attributes, and ``(digest, content)`` to remember once the event is
+        recorded (``None`` when it is small, or already stored in this run)."""
         if not isinstance(snapshot, Mapping):
             raise InvalidRecordError("snapshot", snapshot, "must be a mapping")
         whole = self._redactor.clean(snapshot, "snapshot")
         content = to_json(whole, orjson.OPT_SORT_KEYS)
-        if len(content) >= self.snapshot_dedupe_bytes:
-            digest = hashlib.blake2b(content, digest_size=16).hexdigest()
-            seen = self._snapshots_seen
-            if digest in seen:  # stored once per run: repeats carry only the id
-                seen.move_to_end(digest)
-                return {sc.LEDGER_SNAPSHOT_ID: digest}
-            seen[digest] = whole
-            if len(seen) > 4096:
-                seen.popitem(last=False)
-        else:
-            digest = None
+        if len(content) < self.snapshot_dedupe_bytes:
+            return self._derived_snapshot(whole), None
+        digest = hashlib.blake2b(content, digest_size=16).hexdigest()
+        seen = self._snapshots_seen
+        if digest in seen:  # stored once per run: repeats carry only the id
+            seen.move_to_end(digest)
+            return {sc.LEDGER_SNAPSHOT_ID: digest}, None
         derived = self._derived_snapshot(whole)
-        if digest is not None:
-            derived[sc.LEDGER_SNAPSHOT_ID] = digest
-        return derived
+        derived[sc.LEDGER_SNAPSHOT_ID] = digest
+        return derived, (digest, whole)
+
+    def _remember_snapshot(self, digest: str, whole: dict[str, Any]) -> None:
+        seen = self._snapshots_seen
+        seen[digest] = whole
+        if len(seen) > 4096:
+            seen.popitem(last=False)
 
     @staticmethod
     def _derived_snapshot(whole: dict[str, Any]) -> dict[str, Any]:
