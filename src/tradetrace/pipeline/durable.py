@@ -194,6 +194,8 @@ class SpoolLane:
             return records, frames
         payloads = reader.read(self._batch_size)
         if not payloads:
+            if self._exported_to == start:  # passed only segment headers: nothing to export,
+                self._exported_to = reader.position  # so acknowledge past them too
             return None
         records = self._decode(payloads)
         self._shared.put(start, (records, len(payloads), reader.position))
