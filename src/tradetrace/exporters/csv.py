@@ -21,6 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+import orjson
+
 from tradetrace import semconv as sc
 from tradetrace.exporters.base import BaseExporter, ExportResult
 from tradetrace.exporters.daily_files import (
@@ -65,9 +67,18 @@ def csv_cell(value: Any) -> Any:
 
 
 def _json_cell(value: Any) -> Any:
-    """A cell of a JSON-typed column: text as text (formula-guarded), an int beyond 64 bits
-    as a JSON string (as the JSON exporters write it), anything else as ``csv_cell`` does."""
-    if type(value) is int:
+    """A cell of a JSON-typed column (decision inputs and result, ...), read back as JSON:
+    text that would read as another JSON value (``"123"``, ``"true"``), a Decimal and an int
+    beyond 64 bits are written as JSON strings, as the JSON exporters write them; other text
+    as it is (formula-guarded); anything else as :func:`csv_cell` does."""
+    kind = type(value)
+    if kind is str:
+        try:
+            orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return csv_cell(value)
+        return to_json(value).decode("utf-8")
+    if kind is int or kind is Decimal:
         return to_json(value).decode("utf-8")
     return csv_cell(value)
 
