@@ -525,7 +525,9 @@ class SpoolReader:
             start, position, end = self.spool.readable(self.position)
             self.position = position
             if position >= end:
-                break
+                if start == self.spool._current_start:
+                    break  # nothing more yet
+                continue  # a closed segment with no record (a process that died at once)
             data = self._read(start, position, min(end - position, self._chunk))
             if not data:
                 break
