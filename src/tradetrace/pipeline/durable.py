@@ -10,10 +10,11 @@ the spool from its own checkpoint, exports, and acknowledges what is durable in 
   shutdown) for exporters that gather rows first (DuckDB, Parquet).
 
 A failed batch is retried with backoff until it succeeds (an outage loses nothing; the spool
-holds it), before a retry the exporter's ``recover`` drops what a half-written attempt already
-wrote. A batch that keeps raising the same non-I/O exception is retried record by record and a
-record that fails on its own is set aside in ``quarantine.<exporter>.jsonl`` (kept, counted)
-so that one poisonous record cannot stop an exporter forever.
+holds it); before a retry, the exporter's ``recover`` drops what a half-written attempt already
+wrote. A batch that raises a non-I/O exception five times in a row is tried record by record:
+a record that raises while the one after it goes through is set aside in
+``quarantine.<exporter>.jsonl`` (kept, counted), so that one poisonous record cannot stop an
+exporter forever; when every record fails, it is an outage and is retried.
 
 At start, records an exporter had not acknowledged when the last process died are delivered
 first; the exporter's ``recover`` sees the first of them to drop what is already in its sink
