@@ -41,8 +41,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import random
 import shutil
 import statistics
@@ -59,7 +57,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-from workload import FILL, peak_rss_mb, verdict
+from workload import FILL, describe_environment, peak_rss_mb, verdict
 
 import tradetrace
 from tradetrace import semconv as sc
@@ -392,13 +390,6 @@ PEAKS: dict[str, list[float]] = {}
 # --- main -----------------------------------------------------------------------------------
 
 
-def describe_environment() -> str:
-    return (
-        f"tradetrace {tradetrace.__version__}, Python {platform.python_version()}, "
-        f"duckdb {duckdb.__version__}, pyarrow {pa.__version__}, {os.cpu_count()} CPUs, "
-        f"{platform.system()} {platform.machine()}"
-    )
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -412,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({**result, "peak_mb": own_peak_rss_mb()}))
         return 0
     started = time.perf_counter()
-    print(f"benchmarks/exporters.py{' --quick' if args.quick else ''}: {describe_environment()}")
+    environment = describe_environment(f"duckdb {duckdb.__version__}", f"pyarrow {pa.__version__}")
+    print(f"benchmarks/exporters.py{' --quick' if args.quick else ''}: {environment}")
     print()
     with scratch_directory() as root:
         part_one(settings, root, args.quick)

@@ -45,7 +45,6 @@ import gc
 import json
 import logging
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -68,7 +67,7 @@ from opentelemetry.sdk._logs.export import (
     LogRecordExporter,
     LogRecordExportResult,
 )
-from workload import FILL, verdict
+from workload import FILL, describe_environment, verdict
 
 import tradetrace
 from tradetrace import semconv as sc
@@ -587,13 +586,6 @@ def part_two(settings: Settings) -> None:
 # --- main -----------------------------------------------------------------------------------
 
 
-def describe_environment() -> str:
-    return (
-        f"tradetrace {tradetrace.__version__}, Python {platform.python_version()}, "
-        f"opentelemetry-sdk {version('opentelemetry-sdk')}, orjson {orjson.__version__}, "
-        f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}"
-    )
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -601,7 +593,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
     started = time.perf_counter()
-    print(f"benchmarks/record.py{' --quick' if args.quick else ''}: {describe_environment()}")
+    environment = describe_environment(
+        f"opentelemetry-sdk {version('opentelemetry-sdk')}", f"orjson {orjson.__version__}"
+    )
+    print(f"benchmarks/record.py{' --quick' if args.quick else ''}: {environment}")
     print()
     part_one(settings)
     print()

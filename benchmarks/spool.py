@@ -46,7 +46,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -60,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from workload import FILL, load_average, peak_rss_mb, verdict
+from workload import FILL, describe_environment, load_average, peak_rss_mb, verdict
 
 import tradetrace
 from tradetrace.exporters.memory import MemoryExporter
@@ -484,13 +483,6 @@ def run_child(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     return phase_replay(settings, directory)
 
 
-def describe_environment() -> str:
-    return (
-        f"tradetrace {tradetrace.__version__}, Python {platform.python_version()}, "
-        f"duckdb {duckdb.__version__}, {os.cpu_count()} CPUs, {platform.system()} "
-        f"{platform.machine()}; files under {tempfile.gettempdir()}"
-    )
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -509,7 +501,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.perf_counter()
     flags = "".join(f" --{f}" for f in ("quick", "full") if getattr(args, f))
-    print(f"benchmarks/spool.py{flags}: {describe_environment()}")
+    environment = describe_environment(f"duckdb {duckdb.__version__}")
+    environment += f"; files under {tempfile.gettempdir()}"
+    print(f"benchmarks/spool.py{flags}: {environment}")
     print(f"at start: {load_average()}")
     print()
     with scratch_directory() as root:

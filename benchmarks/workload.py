@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import platform
 import resource
 import sys
 from typing import Any
+
+import tradetrace
 
 #: The 16 seed trade values of one fill, as ``record_fill`` keywords (the 17th is the time);
 #: floats, as most strategies have them.
@@ -51,3 +54,11 @@ def load_average() -> str:
         return "load average {:.2f} {:.2f} {:.2f} (1, 5, 15 min)".format(*os.getloadavg())
     except OSError:  # pragma: no cover - not on every platform
         return "load average unavailable"
+
+
+def describe_environment(*versions: str) -> str:
+    """tradetrace and Python versions, ``versions`` (``"duckdb 1.2"``), cores, system."""
+    return ", ".join((
+        f"tradetrace {tradetrace.__version__}", f"Python {platform.python_version()}",
+        *versions, f"{os.cpu_count()} CPUs", f"{platform.system()} {platform.machine()}",
+    ))  # fmt: skip

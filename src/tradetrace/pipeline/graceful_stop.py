@@ -124,7 +124,7 @@ def _handle(signum: int, frame: FrameType | None) -> None:
         if _on_stop is not None:
             _on_stop(previous == signal.SIG_DFL)
     except _StopNow:
-        pass  # chain now
+        failure = None  # a second stop signal: leave the flush, go on to the chain
     except Exception as exc:  # on_stop must not raise; if it does, the chain still runs
         failure = exc
     finally:
