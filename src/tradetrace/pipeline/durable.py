@@ -39,7 +39,9 @@ from tradetrace.pipeline.processor import (
     Marker,
     Overflow,
     ShutdownOnce,
+    await_markers,
     call_exporter,
+    check_overflow,
     complete_deferred,
 )
 from tradetrace.pipeline.run import Run
@@ -163,7 +165,7 @@ class SpoolLane:
                     if not self._deliver(*batch):
                         return
                     continue
-                self._acknowledge(idle=True)
+                self._acknowledge()
                 with self._cond:
                     if not self._requests:
                         self._cond.wait(self._poll)
@@ -256,7 +258,7 @@ class SpoolLane:
         if self._write_through:
             self._ack(self._exported_to)
         else:
-            self._acknowledge(idle=False)
+            self._acknowledge()
 
     def _rewind(self) -> None:
         """Read again from the last checkpoint."""
@@ -347,13 +349,13 @@ class SpoolLane:
             if marker.action == "stop":
                 self._stop(marker, ok=reached)
                 return True
-            flushed = self._acknowledge(idle=True, force=True)
+            flushed = self._acknowledge(force=True)
             marker.ok = reached and flushed
             marker.done.set()
         return False
 
     def _stop(self, marker: Marker, ok: bool) -> None:
-        flushed = self._acknowledge(idle=True, force=True)
+        flushed = self._acknowledge(force=True)
         remaining = max(0.0, marker.deadline - time.monotonic())
         stopped = self._call("shutdown", remaining) is not False
         marker.ok = ok and flushed and stopped
@@ -367,7 +369,7 @@ class SpoolLane:
                 marker.ok = ok
                 marker.done.set()
 
-    def _acknowledge(self, idle: bool, force: bool = False) -> bool:
+    def _acknowledge(self, force: bool = False) -> bool:
         """Acknowledge what was exported, flushing a gathering exporter first (at most every
         ``ack_interval`` unless forced). True if everything exported is acknowledged."""
         if self._exported_to <= self._acked and not force:
@@ -431,8 +433,7 @@ class DurableProcessor:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        if overflow not in ("block", "drop_newest"):
-            raise ValueError(f"overflow={overflow!r}: must be 'block' or 'drop_newest'")
+        check_overflow(overflow)
         self.exporters = tuple(exporters)
         self._errors = errors
         self._spool_settings: dict[str, Any] = {
@@ -459,11 +460,6 @@ class DurableProcessor:
         ]
         for lane in self._lanes:
             lane.start()
-
-    @property
-    def recovery(self) -> dict[str, Any]:
-        """What opening the spool found (records recovered, torn or corrupt ones cut)."""
-        return self.spool.recovery.as_dict()
 
     def emit(self, record: Record) -> bool:
         """Append the record to the spool; True once it is there. Never raises."""
@@ -498,10 +494,8 @@ class DurableProcessor:
         deadline = start + max(0.0, timeout)
         target = self.spool.end
         markers = [lane.request(action, deadline, target) for lane in self._lanes]
-        for marker in markers:
-            marker.done.wait(max(0.0, deadline - time.monotonic()))
+        ok = await_markers(markers, deadline)
         pending = {lane.name: lane.pending for lane in self._lanes}
-        ok = all(m.done.is_set() and m.ok for m in markers)
         return FlushResult(ok, pending, 0, time.monotonic() - start)
 
     def health(self) -> dict[str, Any]:

@@ -48,6 +48,18 @@ class FlushResult:
         )
 
 
+def check_overflow(overflow: str) -> None:
+    if overflow not in ("block", "drop_newest"):
+        raise ValueError(f"overflow={overflow!r}: must be 'block' or 'drop_newest'")
+
+
+def await_markers(markers: Sequence[Marker], deadline: float) -> bool:
+    """Wait for every request until ``deadline``; True if all finished and succeeded."""
+    for marker in markers:
+        marker.done.wait(max(0.0, deadline - time.monotonic()))
+    return all(m.done.is_set() and m.ok for m in markers)
+
+
 class ShutdownOnce:
     """Runs a shutdown once. A concurrent caller (atexit and a signal handler, say) waits for
     the first one up to its own timeout instead of racing it."""
@@ -230,8 +242,7 @@ class Processor:
     ) -> None:
         if queue_size < 1 or batch_size < 1:
             raise ValueError("queue_size and batch_size must be at least 1")
-        if overflow not in ("block", "drop_newest"):
-            raise ValueError(f"overflow={overflow!r}: must be 'block' or 'drop_newest'")
+        check_overflow(overflow)
         if schedule_delay <= 0 or block_timeout < 0:
             raise ValueError("schedule_delay must be > 0 and block_timeout >= 0")
         self.exporters = tuple(exporters)
@@ -356,13 +367,10 @@ class Processor:
                 if remaining <= 0:
                     break
                 self._progress.wait(min(remaining, self._delay))
-        markers = [lane.request(action, deadline) for lane in self._lanes]
-        for marker in markers:
-            marker.done.wait(max(0.0, deadline - time.monotonic()))
+        finished = await_markers([lane.request(action, deadline) for lane in self._lanes], deadline)
         pending = {lane.name: lane.pending for lane in self._lanes}
         queued = max(0, target - self._dispatched)
-        ok = queued == 0 and all(m.done.is_set() and m.ok for m in markers)
-        ok = ok and not any(pending.values())
+        ok = finished and queued == 0 and not any(pending.values())
         return FlushResult(ok, pending, queued, time.monotonic() - start)
 
     # --- introspection -------------------------------------------------------------------

@@ -166,33 +166,29 @@ class Recorder:
             directory=self.directory,
             service_name=self.service_name,
         )
+        pipeline: dict[str, Any] = {
+            "errors": self._errors,
+            "batch_size": batch_size,
+            "schedule_delay": schedule_delay,
+            "overflow": overflow,
+            "block_timeout": block_timeout,
+        }
         self._processor: Processor | DurableProcessor
         if durability == "spool":
             self._processor = DurableProcessor(
                 self.exporters,
                 self.run,
-                errors=self._errors,
                 spool_directory=Path(spool_directory).absolute()
                 if spool_directory is not None
                 else self.directory / "spool" / self.service_name,
                 sync=spool_sync,
                 sync_interval=spool_sync_interval,
                 max_spool_bytes=max_spool_bytes,
-                batch_size=batch_size,
-                schedule_delay=schedule_delay,
-                overflow=overflow,
-                block_timeout=block_timeout,
+                **pipeline,
             )
         else:
             self._processor = Processor(
-                self.exporters,
-                self.run,
-                errors=self._errors,
-                queue_size=queue_size,
-                batch_size=batch_size,
-                schedule_delay=schedule_delay,
-                overflow=overflow,
-                block_timeout=block_timeout,
+                self.exporters, self.run, queue_size=queue_size, **pipeline
             )
         self._enqueue = self._processor.emit
         self._reset_run_state()
