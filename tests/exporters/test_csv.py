@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from recording import NASTY_TEXT
 from tradetrace import Recorder, SimulatedClock
 from tradetrace import semconv as sc
 from tradetrace.pipeline.clock import to_ns
@@ -370,21 +371,6 @@ def test_timestamp_is_the_float_nearest_to_the_event_time(tmp_path: Path) -> Non
             assert error <= abs(Fraction(neighbour) - exact), row["time_ns"]
 
 
-NASTY_TEXT = [
-    "日本語 🚀",
-    "e\u0301te\u0301 (combining acute accents)",
-    "Z\u0351\u0352a\u0353l\u0354g\u0355o",
-    "line one\nline two",
-    "crlf\r\ninside",
-    'she said "buy", then "sell"',
-    'a,b,,c,"',
-    "trailing space ",
-    "  leading spaces",
-    "tab\tinside",
-    "'single quotes'",
-    "\u200b zero width, \u00a0 no-break space, \u202e right-to-left",
-    "back\\slash \\n not a newline",
-]
 
 
 def _record_nasty(directory: Path) -> None:

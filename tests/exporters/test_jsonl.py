@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from recording import NASTY_TEXT as SHARED_NASTY_TEXT
 from tradetrace import Recorder, SimulatedClock
 from tradetrace import semconv as sc
 from tradetrace.exporters.jsonl import JsonLinesExporter
@@ -378,22 +379,7 @@ def test_formula_text_is_kept_raw(tmp_path: Path, prefix: str) -> None:
         assert b"\"'" not in path.read_bytes()
 
 
-NASTY_TEXT = [
-    "日本語 🚀",
-    "e\u0301te\u0301 (combining acute accents)",
-    "Z\u0351\u0352a\u0353l\u0354g\u0355o",
-    "line one\nline two",
-    "crlf\r\ninside",
-    'she said "buy", then "sell"',
-    'a,b,,c,"',
-    "trailing space ",
-    "  leading spaces",
-    "tab\tinside",
-    "'single quotes'",
-    "\u200b zero width, \u00a0 no-break space, \u202e right-to-left",
-    "back\\slash \\n not a newline",
-    "=1+1",
-]
+NASTY_TEXT = [*SHARED_NASTY_TEXT, "=1+1"]
 
 
 def test_unicode_newlines_quotes_and_commas_round_trip(tmp_path: Path) -> None:
